@@ -1,0 +1,95 @@
+//! The records that flow through the project: documents, queries, judgments and runs.
+
+use std::collections::{BTreeMap, HashMap};
+
+/// A document of a collection, as the engine indexes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Document {
+    /// The collection's own id (BEIR `_id`, SMART `.I`, a relative path ...). Unique in an index.
+    pub id: String,
+    /// The title; may be empty.
+    pub title: String,
+    /// The body text; may be empty.
+    pub body: String,
+}
+
+/// A query of a test collection.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Query {
+    /// The query id, as the qrels name it.
+    pub id: String,
+    /// The text a user would type.
+    pub text: String,
+}
+
+/// Relevance judgments: query id → document id → relevance level.
+///
+/// Levels are integers as in TREC qrels: 0 (or below) is non-relevant, higher is more relevant.
+/// A document that a query's judgments do not mention is non-relevant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Qrels {
+    /// The judgments, by query id, then document id.
+    pub by_query: BTreeMap<String, HashMap<String, i32>>,
+}
+
+impl Qrels {
+    /// Records one judgment; a later judgment of the same pair replaces an earlier one.
+    pub fn insert(&mut self, query_id: &str, doc_id: &str, relevance: i32) {
+        self.by_query
+            .entry(query_id.to_owned())
+            .or_default()
+            .insert(doc_id.to_owned(), relevance);
+    }
+
+    /// The judgments of one query, if it has any.
+    pub fn get(&self, query_id: &str) -> Option<&HashMap<String, i32>> {
+        self.by_query.get(query_id)
+    }
+
+    /// The number of judged queries.
+    pub fn num_queries(&self) -> usize {
+        self.by_query.len()
+    }
+
+    /// The number of judgments over all queries.
+    pub fn num_judgments(&self) -> usize {
+        self.by_query.values().map(HashMap::len).sum()
+    }
+}
+
+/// One retrieved document of a run, with the score the system gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredDoc {
+    /// The document id.
+    pub doc_id: String,
+    /// The system's score: higher is better. Its scale depends on the system (BM25, a logit ...).
+    pub score: f64,
+}
+
+/// A run: query id → retrieved documents, in the order the system ranked them.
+///
+/// Evaluation does not trust this order: like trec_eval it re-sorts by score (see the engine's
+/// metrics). Writers write the documents in the order given here.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Run {
+    /// The retrieved documents, by query id.
+    pub by_query: BTreeMap<String, Vec<ScoredDoc>>,
+}
+
+impl Run {
+    /// Appends one retrieved document to a query's list.
+    pub fn push(&mut self, query_id: &str, doc_id: &str, score: f64) {
+        self.by_query
+            .entry(query_id.to_owned())
+            .or_default()
+            .push(ScoredDoc {
+                doc_id: doc_id.to_owned(),
+                score,
+            });
+    }
+
+    /// The number of queries with at least one retrieved document.
+    pub fn num_queries(&self) -> usize {
+        self.by_query.len()
+    }
+}

@@ -1,0 +1,1 @@
+//! Cross-encoder rerankers. Filled in by the reranker issue.

@@ -1,0 +1,1 @@
+//! Distillation trainer. Filled in by the trainer issue.
