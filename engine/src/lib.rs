@@ -1,0 +1,33 @@
+//! BM25 retrieval on tantivy, the search pipeline, and trec_eval-exact metrics.
+//!
+//! ```
+//! # fn main() -> engine::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! use engine::{Analysis, Engine, IndexOptions};
+//! use index_data::Document;
+//!
+//! let engine = Engine::create(dir.path(), Analysis::default())?;
+//! let docs = vec![
+//!     Ok(Document { id: "d1".into(), title: "Berlin".into(), body: "Berlin has 3.7 million people.".into() }),
+//!     Ok(Document { id: "d2".into(), title: "Paris".into(), body: "The capital of France.".into() }),
+//! ];
+//! engine.index_documents(docs, &IndexOptions::default(), &mut |_| {})?;
+//! let hits = engine.search("How many people live in Berlin?", 10)?;
+//! assert_eq!(hits[0].id, "d1");
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+pub mod bench;
+mod error;
+mod index;
+pub mod metrics;
+mod pipeline;
+mod settings;
+
+pub use error::{Error, Result};
+pub use index::{Engine, Hit, IndexOptions, IndexStats, QuerySyntax, Score};
+pub use pipeline::bm25_run;
+pub use settings::Analysis;
+pub use tantivy::tokenizer::Language;

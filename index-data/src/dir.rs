@@ -31,7 +31,10 @@ impl DirDocuments {
         let mut files = Vec::new();
         for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
             let entry = entry.map_err(|e| {
-                let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.clone());
+                let path = e
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.clone());
                 Error::io(path, e.into())
             })?;
             let ext = entry.path().extension().and_then(|e| e.to_str());
@@ -72,7 +75,10 @@ impl DirDocuments {
         let heading = text
             .lines()
             .take(10)
-            .find_map(|l| l.strip_prefix('#').map(|h| h.trim_start_matches('#').trim()))
+            .find_map(|l| {
+                l.strip_prefix('#')
+                    .map(|h| h.trim_start_matches('#').trim())
+            })
             .filter(|h| !h.is_empty());
         let title = match heading {
             Some(h) => h.to_owned(),
@@ -117,12 +123,18 @@ mod tests {
         let e = items[1].as_ref().unwrap_err().to_string();
         assert!(e.contains("c.md:2: invalid UTF-8 (byte offset 4"), "{e}");
         let b = items[2].as_ref().unwrap();
-        assert_eq!((b.id.as_str(), b.title.as_str()), ("sub/b.md", "Heading Two"));
+        assert_eq!(
+            (b.id.as_str(), b.title.as_str()),
+            ("sub/b.md", "Heading Two")
+        );
     }
 
     #[test]
     fn missing_folder_is_an_error() {
-        let e = DirDocuments::open("/no/such/folder").err().unwrap().to_string();
+        let e = DirDocuments::open("/no/such/folder")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("/no/such/folder"));
     }
 }

@@ -148,7 +148,11 @@ fn id_field(
         }
     };
     if id.trim().is_empty() {
-        return Err(Error::parse(path, line, format!("field `{field}` is empty")));
+        return Err(Error::parse(
+            path,
+            line,
+            format!("field `{field}` is empty"),
+        ));
     }
     Ok(id)
 }
@@ -264,6 +268,12 @@ mod tests {
             .unwrap()
             .collect::<Result<_>>()
             .unwrap();
-        assert_eq!(q, vec![Query { id: "0".into(), text: "what?".into() }]);
+        assert_eq!(
+            q,
+            vec![Query {
+                id: "0".into(),
+                text: "what?".into()
+            }]
+        );
     }
 }

@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 
 mod beir;
+mod collection;
 mod dir;
 mod error;
 mod jsonl;
@@ -38,6 +39,9 @@ mod smart;
 mod types;
 
 pub use beir::BeirDataset;
+pub use collection::{
+    detect_qrels_format, load_qrels, open_documents, read_queries, DocumentFormat, DocumentStream,
+};
 pub use dir::{DirDocuments, TEXT_EXTENSIONS};
 pub use error::{Error, Result};
 pub use jsonl::{JsonlDocuments, JsonlFields, JsonlQueries};

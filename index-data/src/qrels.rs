@@ -92,7 +92,10 @@ fn parse_qrels_line<'a>(
                 return Err(Error::parse(
                     path,
                     line,
-                    format!("expected 4 columns `qid iter docid rel`, found {}", cols.len()),
+                    format!(
+                        "expected 4 columns `qid iter docid rel`, found {}",
+                        cols.len()
+                    ),
                 ));
             }
             Ok(Some((cols[0], cols[2], level(cols[3])?)))
@@ -150,11 +153,15 @@ pub fn read_trec_run(path: impl AsRef<Path>) -> Result<Run> {
         cols[3].parse::<i64>().map_err(|_| {
             Error::parse(path, line, format!("rank `{}` is not an integer", cols[3]))
         })?;
-        let score: f64 = cols[4]
-            .parse()
-            .map_err(|_| Error::parse(path, line, format!("score `{}` is not a number", cols[4])))?;
+        let score: f64 = cols[4].parse().map_err(|_| {
+            Error::parse(path, line, format!("score `{}` is not a number", cols[4]))
+        })?;
         if !score.is_finite() {
-            return Err(Error::parse(path, line, format!("score `{}` is not finite", cols[4])));
+            return Err(Error::parse(
+                path,
+                line,
+                format!("score `{}` is not finite", cols[4]),
+            ));
         }
         run.push(cols[0], cols[2], score);
     }
@@ -197,10 +204,14 @@ mod tests {
     #[test]
     fn beir_tsv_bad_line() {
         let f = file("query-id\tcorpus-id\tscore\n1\t2\n");
-        let e = read_qrels(f.path(), QrelsFormat::BeirTsv).unwrap_err().to_string();
+        let e = read_qrels(f.path(), QrelsFormat::BeirTsv)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(":2: expected 3 tab-separated columns"), "{e}");
         let f = file("query-id\tcorpus-id\tscore\n1\t2\tx\n");
-        let e = read_qrels(f.path(), QrelsFormat::BeirTsv).unwrap_err().to_string();
+        let e = read_qrels(f.path(), QrelsFormat::BeirTsv)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(":2: relevance `x` is not a number"), "{e}");
     }
 

@@ -319,13 +319,27 @@ mod tests {
 
     #[test]
     fn bad_records_are_errors_and_reading_goes_on() {
-        let f = file(b"stray text\n.I 1\n.W\nok\n.I\n.W\nno id\n.I 3\n.W\nbad \xff byte\n.I 4\n.W\nfine\n");
+        let f = file(
+            b"stray text\n.I 1\n.W\nok\n.I\n.W\nno id\n.I 3\n.W\nbad \xff byte\n.I 4\n.W\nfine\n",
+        );
         let items: Vec<_> = SmartDocuments::open(f.path()).unwrap().collect();
         assert_eq!(items.len(), 5, "{items:?}");
-        assert!(items[0].as_ref().unwrap_err().to_string().contains(":1: text before"));
+        assert!(items[0]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains(":1: text before"));
         assert_eq!(items[1].as_ref().unwrap().id, "1");
-        assert!(items[2].as_ref().unwrap_err().to_string().contains(":5: missing field"));
-        assert!(items[3].as_ref().unwrap_err().to_string().contains(":10: invalid UTF-8"));
+        assert!(items[2]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains(":5: missing field"));
+        assert!(items[3]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains(":10: invalid UTF-8"));
         assert_eq!(items[4].as_ref().unwrap().body, "fine");
     }
 }

@@ -1,1 +1,328 @@
-fn main(){}
+//! `search-cli`: index a collection, query it, evaluate it, benchmark it.
+//!
+//! This binary only parses arguments, calls the `index-data` and `engine` libraries, and
+//! prints. Errors end the process with one line on stderr and exit status 1 (2 for usage
+//! errors, from clap).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use engine::metrics::{self, EvalOptions};
+use engine::{Analysis, Engine, IndexOptions, QuerySyntax};
+use index_data::{DocumentFormat, JsonlFields, QrelsFormat};
+
+mod output;
+
+/// An embedded BM25 search engine with trec_eval-exact evaluation.
+#[derive(Parser)]
+#[command(name = "search-cli", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Index a collection (documents with an existing id are replaced).
+    Index(IndexArgs),
+    /// Search an index and print the ranked hits.
+    Query(QueryArgs),
+    /// Run a query set against an index and print evaluation measures.
+    Eval(EvalArgs),
+    /// Delete documents by id.
+    Delete(DeleteArgs),
+    /// Measure indexing throughput and query latency on a collection.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct IndexArgs {
+    /// The index folder (created if missing).
+    #[arg(long)]
+    index: PathBuf,
+    /// The input format: beir (folder or corpus.jsonl), jsonl, smart, dir.
+    #[arg(long, default_value = "beir")]
+    format: DocumentFormat,
+    /// Skip malformed records and count them, instead of stopping at the first.
+    #[arg(long)]
+    skip_bad: bool,
+    /// JSONL: the id field.
+    #[arg(long, default_value = "id")]
+    id_field: String,
+    /// JSONL: the title field ("" for none).
+    #[arg(long, default_value = "title")]
+    title_field: String,
+    /// JSONL: the body fields, comma-separated.
+    #[arg(long, default_value = "text")]
+    text_fields: String,
+    /// Stemmer language for a new index (english, french, german, ... or none).
+    #[arg(long, default_value = "english")]
+    stemmer: String,
+    /// Drop the stemmer language's stop words (new index only).
+    #[arg(long)]
+    stop_words: bool,
+    /// Commit every N documents, so a killed run keeps its progress.
+    #[arg(long, default_value_t = 10_000)]
+    commit_every: usize,
+    /// The collection: a file or folder, depending on the format.
+    path: PathBuf,
+}
+
+#[derive(Args)]
+struct QueryArgs {
+    /// The index folder.
+    #[arg(long)]
+    index: PathBuf,
+    /// How many hits to print.
+    #[arg(short, long, default_value_t = 10)]
+    k: usize,
+    /// Print one JSON document instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Read the query in tantivy's query syntax (`+must -not "phrase" title:x`) instead of as
+    /// plain text.
+    #[arg(long)]
+    syntax: bool,
+    /// The query text.
+    text: String,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// The index folder.
+    #[arg(long)]
+    index: PathBuf,
+    /// Queries: a BEIR folder, queries.jsonl, a `id<TAB>text` .tsv, or a SMART file.
+    #[arg(long)]
+    queries: PathBuf,
+    /// Judgments: a file (BEIR .tsv, TREC, SMART) or a folder with `<split>.tsv` or
+    /// `qrels/<split>.tsv`.
+    #[arg(long)]
+    qrels: PathBuf,
+    /// The split, when --qrels is a folder.
+    #[arg(long, default_value = "test")]
+    split: String,
+    /// The qrels format (beir, trec, smart); detected when not given.
+    #[arg(long)]
+    qrels_format: Option<String>,
+    /// Measures, comma-separated.
+    #[arg(long, default_value = "ndcg@10,rr@10,recall@100,map")]
+    metrics: String,
+    /// How many documents to retrieve per query.
+    #[arg(long, default_value_t = 100)]
+    depth: usize,
+    /// The lowest relevance level that counts as relevant (trec_eval -l).
+    #[arg(long, default_value_t = 1)]
+    min_rel: i32,
+    /// Average over every judged query, missing ones scoring 0 (trec_eval -c).
+    #[arg(long)]
+    complete: bool,
+    /// Write the run in TREC format to this file.
+    #[arg(long)]
+    run_out: Option<PathBuf>,
+    /// Print per-query values too.
+    #[arg(long)]
+    per_query: bool,
+    /// Print one JSON document instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct DeleteArgs {
+    /// The index folder.
+    #[arg(long)]
+    index: PathBuf,
+    /// The ids to delete.
+    #[arg(required = true)]
+    ids: Vec<String>,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// The input format of the collection.
+    #[arg(long, default_value = "beir")]
+    format: DocumentFormat,
+    /// Queries to time (default: the BEIR folder's queries.jsonl).
+    #[arg(long)]
+    queries: Option<PathBuf>,
+    /// Documents per query.
+    #[arg(short, long, default_value_t = 100)]
+    k: usize,
+    /// How many times each query is timed.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// How many times the whole indexing is timed (the best and median are reported).
+    #[arg(long, default_value_t = 3)]
+    index_rounds: usize,
+    /// The collection.
+    path: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Index(a) => index(a),
+        Command::Query(a) => query(a),
+        Command::Eval(a) => eval(a),
+        Command::Delete(a) => delete(a),
+        Command::Bench(a) => bench(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`search-cli query ... | head`) is not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn index(a: IndexArgs) -> Result<()> {
+    let stemmer = Analysis::parse_language(&a.stemmer)
+        .with_context(|| format!("unknown stemmer language `{}`", a.stemmer))?;
+    let stop_words = match (a.stop_words, stemmer) {
+        (false, _) => None,
+        (true, Some(lang)) => Some(lang),
+        (true, None) => bail!("--stop-words needs a --stemmer language to take the list from"),
+    };
+    let analysis = Analysis {
+        stemmer,
+        stop_words,
+    };
+    let fields = JsonlFields {
+        id: a.id_field,
+        title: Some(a.title_field).filter(|t| !t.is_empty()),
+        body: a
+            .text_fields
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+    };
+    let docs = index_data::open_documents(a.format, &a.path, &fields)?;
+    let engine = Engine::open_or_create(&a.index, analysis)?;
+    let options = IndexOptions {
+        skip_bad: a.skip_bad,
+        commit_every: Some(a.commit_every.max(1)),
+    };
+    let bar = output::progress_bar();
+    let stats = engine.index_documents(docs, &options, &mut |s| {
+        if s.indexed % 256 == 0 {
+            bar.set_position(s.indexed);
+        }
+    })?;
+    bar.finish_and_clear();
+    output::print_index_stats(&stats, engine.num_docs());
+    Ok(())
+}
+
+fn query(a: QueryArgs) -> Result<()> {
+    let engine = Engine::open(&a.index)?;
+    let syntax = if a.syntax {
+        QuerySyntax::Tantivy
+    } else {
+        QuerySyntax::Lenient
+    };
+    let hits = engine.search_with(&a.text, a.k, syntax)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        output::write_hits_json(&mut out, &a.text, &hits)?;
+    } else {
+        output::write_hits_table(&mut out, &hits)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn eval(a: EvalArgs) -> Result<()> {
+    let measures = metrics::parse_measures(&a.metrics)?;
+    let qrels_format = match a.qrels_format.as_deref() {
+        None => None,
+        Some("beir") => Some(QrelsFormat::BeirTsv),
+        Some("trec") => Some(QrelsFormat::Trec),
+        Some("smart") => Some(QrelsFormat::Smart),
+        Some(f) => bail!("unknown qrels format `{f}` (beir, trec, smart)"),
+    };
+    let engine = Engine::open(&a.index)?;
+    let qrels = index_data::load_qrels(&a.qrels, Some(&a.split), qrels_format)?;
+    let all = index_data::read_queries(&a.queries)?;
+    let queries: Vec<_> = all
+        .into_iter()
+        .filter(|q| qrels.get(&q.id).is_some())
+        .collect();
+    if queries.is_empty() {
+        bail!(
+            "no query of {} is judged in {}",
+            a.queries.display(),
+            a.qrels.display()
+        );
+    }
+    let run = engine::bm25_run(&engine, &queries, a.depth)?;
+    if let Some(path) = &a.run_out {
+        index_data::write_trec_run(path, &run, "bm25")?;
+    }
+    let options = EvalOptions {
+        min_relevance: a.min_rel,
+        complete: a.complete,
+        ..Default::default()
+    };
+    let evaluation = metrics::evaluate(&qrels, &run, &measures, &options);
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        output::write_eval_json(&mut out, &evaluation, queries.len(), a.per_query)?;
+    } else {
+        output::write_eval_table(&mut out, &evaluation, queries.len(), a.per_query)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn delete(a: DeleteArgs) -> Result<()> {
+    let engine = Engine::open(&a.index)?;
+    let mut found = 0;
+    for id in &a.ids {
+        if engine.contains(id)? {
+            found += 1;
+        }
+        engine.delete(id)?;
+    }
+    engine.commit()?;
+    println!(
+        "deleted {found} of {} ids; {} documents remain",
+        a.ids.len(),
+        engine.num_docs()
+    );
+    Ok(())
+}
+
+fn bench(a: BenchArgs) -> Result<()> {
+    let docs: Vec<_> = index_data::open_documents(a.format, &a.path, &JsonlFields::default())?
+        .collect::<index_data::Result<_>>()?;
+    let queries_path = a.queries.clone().unwrap_or_else(|| a.path.clone());
+    let queries = index_data::read_queries(&queries_path)?;
+    let mut reports = Vec::new();
+    for _ in 0..a.index_rounds.max(1) {
+        let dir = tempfile::tempdir()?;
+        let rounds = if reports.is_empty() { a.rounds } else { 0 };
+        reports.push(engine::bench::bench_bm25(
+            dir.path(),
+            docs.clone(),
+            &queries,
+            a.k,
+            rounds,
+        )?);
+    }
+    output::print_bench(&reports, queries.len(), a.k);
+    Ok(())
+}
