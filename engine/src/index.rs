@@ -437,26 +437,44 @@ impl Engine {
     pub fn search_ids(&self, query: &str, k: usize) -> Result<Vec<(String, Score)>> {
         let searcher = self.reader.searcher();
         let top = self.top_docs(&searcher, query, k, QuerySyntax::Lenient)?;
-        let mut columns: Vec<Option<tantivy::columnar::StrColumn>> =
-            vec![None; searcher.segment_readers().len()];
-        let mut out = Vec::with_capacity(top.len());
-        for (score, addr) in top {
-            let slot = &mut columns[addr.segment_ord as usize];
-            if slot.is_none() {
-                let segment = searcher.segment_reader(addr.segment_ord);
-                *slot = Some(segment.fast_fields().str("id")?.ok_or_else(|| {
-                    Error::InvalidArgument("the index has no columnar id field".into())
-                })?);
+        // Ids come from the columnar id field: per segment, the hits' term ordinals are
+        // sorted and resolved in one pass over the dictionary (one lookup per hit is ~6x
+        // slower, and loading stored documents ~2x).
+        let mut out: Vec<(String, Score)> = top.iter().map(|(s, _)| (String::new(), *s)).collect();
+        let mut by_segment: Vec<Vec<(u64, usize)>> =
+            vec![Vec::new(); searcher.segment_readers().len()];
+        for (i, (_, addr)) in top.iter().enumerate() {
+            by_segment[addr.segment_ord as usize].push((addr.doc_id as u64, i));
+        }
+        for (segment_ord, hits) in by_segment.iter_mut().enumerate() {
+            if hits.is_empty() {
+                continue;
             }
-            let column = slot.as_ref().expect("column was just set");
-            let mut id = String::new();
-            if let Some(ord) = column.term_ords(addr.doc_id).next() {
-                column.ord_to_str(ord, &mut id).map_err(|e| Error::Io {
+            let segment = searcher.segment_reader(segment_ord as u32);
+            let column = segment.fast_fields().str("id")?.ok_or_else(|| {
+                Error::InvalidArgument("the index has no columnar id field".into())
+            })?;
+            for hit in hits.iter_mut() {
+                hit.0 = column.term_ords(hit.0 as u32).next().unwrap_or(u64::MAX);
+            }
+            hits.sort_unstable();
+            let ords: Vec<u64> = hits
+                .iter()
+                .map(|h| h.0)
+                .filter(|&o| o != u64::MAX)
+                .collect();
+            let mut slots = hits.iter().filter(|h| h.0 != u64::MAX).map(|h| h.1);
+            column
+                .dictionary()
+                .sorted_ords_to_term_cb(&ords, |bytes| {
+                    if let Some(slot) = slots.next() {
+                        out[slot].0 = String::from_utf8_lossy(bytes).into_owned();
+                    }
+                })
+                .map_err(|e| Error::Io {
                     path: self.path.clone(),
                     source: e,
                 })?;
-            }
-            out.push((id, score));
         }
         Ok(out)
     }

@@ -1,0 +1,267 @@
+//! `search-cli` as a user runs it: a child process, its output and exit status.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_search-cli"))
+}
+
+fn run(args: &[&str]) -> Output {
+    cli().args(args).output().expect("search-cli runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/datasets")
+        .join(rel)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A failure is one line on stderr, a non-zero status, and never a panic.
+fn assert_clean_failure(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, got success: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "more than one line: {err}"
+    );
+    assert!(err.contains(needle), "stderr {err:?} lacks {needle:?}");
+}
+
+#[test]
+fn index_query_eval_on_cisi() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("idx");
+    let o = run(&[
+        "index",
+        "--index",
+        s(&idx),
+        "--format",
+        "smart",
+        s(&shared("cisi/CISI.ALL")),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("indexed 1460 documents"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = run(&[
+        "query",
+        "--index",
+        s(&idx),
+        "-k",
+        "3",
+        "--json",
+        "dewey decimal classification",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let hits = v["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 3);
+    assert!(hits.iter().any(|h| h["id"] == "1"), "{v}");
+    assert!(hits[0]["score"].as_f64().unwrap() >= hits[1]["score"].as_f64().unwrap());
+
+    let o = run(&["query", "--index", s(&idx), "\"unbalanced (query: -x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let run_file = dir.path().join("run.txt");
+    let o = run(&[
+        "eval",
+        "--index",
+        s(&idx),
+        "--queries",
+        s(&shared("cisi/CISI.QRY")),
+        "--qrels",
+        s(&shared("cisi/CISI.REL")),
+        "--metrics",
+        "ndcg@10,map",
+        "--json",
+        "--run-out",
+        s(&run_file),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["queries"], 76);
+    let ndcg = v["mean"]["ndcg@10"].as_f64().unwrap();
+    assert!(ndcg > 0.2 && ndcg < 1.0, "{ndcg}");
+    let lines = std::fs::read_to_string(&run_file).unwrap().lines().count();
+    assert_eq!(lines, 76 * 100);
+}
+
+#[test]
+fn bad_input_gives_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("idx");
+    // No index.
+    let o = run(&["query", "--index", s(&dir.path().join("nothing")), "x"]);
+    assert_clean_failure(&o, "no index at");
+    // A SMART file read as BEIR JSONL: the error names the file and line.
+    let o = run(&[
+        "index",
+        "--index",
+        s(&idx),
+        "--format",
+        "beir",
+        s(&shared("cisi/CISI.ALL")),
+    ]);
+    assert_clean_failure(&o, "CISI.ALL:1: invalid JSON");
+    // A missing file.
+    let o = run(&[
+        "index",
+        "--index",
+        s(&idx),
+        "--format",
+        "smart",
+        "/no/such/file",
+    ]);
+    assert_clean_failure(&o, "/no/such/file");
+    // An unknown format is a usage error.
+    let o = run(&["index", "--index", s(&idx), "--format", "xml", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown format `xml`"));
+    // A bad measure name.
+    let o = run(&[
+        "index",
+        "--index",
+        s(&idx),
+        "--format",
+        "smart",
+        s(&shared("cisi/CISI.ALL")),
+    ]);
+    assert!(o.status.success());
+    let o = run(&[
+        "eval",
+        "--index",
+        s(&idx),
+        "--queries",
+        s(&shared("cisi/CISI.QRY")),
+        "--qrels",
+        s(&shared("cisi/CISI.REL")),
+        "--metrics",
+        "bleu@4",
+    ]);
+    assert_clean_failure(&o, "unknown measure `bleu@4`");
+    // A syntax error in tantivy mode.
+    let o = run(&["query", "--index", s(&idx), "--syntax", "title:("]);
+    assert_clean_failure(&o, "query syntax error");
+}
+
+#[test]
+fn skip_bad_counts_and_duplicates_replace() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("c.jsonl");
+    std::fs::write(
+        &corpus,
+        b"{\"id\": \"1\", \"text\": \"one\"}\n{\"id\": \"1\", \"text\": \"uno\"}\n{\"text\": \"no id\"}\n\xff\n{\"id\": \"2\", \"text\": \"two\"}\n",
+    )
+    .unwrap();
+    let idx = dir.path().join("idx");
+    let o = run(&["index", "--index", s(&idx), "--format", "jsonl", s(&corpus)]);
+    assert_clean_failure(&o, "c.jsonl:3: missing field `id`");
+    let o = run(&[
+        "index",
+        "--index",
+        s(&idx),
+        "--format",
+        "jsonl",
+        "--skip-bad",
+        s(&corpus),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("indexed 3 documents (1 replaced an existing id), skipped 2 bad records"),
+        "{out}"
+    );
+    assert!(out.contains("c.jsonl:4: invalid UTF-8"), "{out}");
+    let o = run(&["query", "--index", s(&idx), "--json", "uno"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["hits"][0]["id"], "1");
+    let o = run(&["delete", "--index", s(&idx), "1", "nope"]);
+    assert!(
+        stdout(&o).contains("deleted 1 of 2 ids; 1 documents remain"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// SIGKILL half-way through indexing leaves an index that opens at its last commit.
+#[test]
+fn killed_indexing_leaves_a_usable_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("big.jsonl");
+    let total = 400_000;
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&corpus).unwrap());
+        for i in 0..total {
+            writeln!(
+                f,
+                "{{\"id\": \"d{i}\", \"text\": \"token{} shared words here {i}\"}}",
+                i % 97
+            )
+            .unwrap();
+        }
+    }
+    let idx = dir.path().join("idx");
+    let mut child = cli()
+        .args([
+            "index",
+            "--index",
+            s(&idx),
+            "--format",
+            "jsonl",
+            "--commit-every",
+            "2000",
+            s(&corpus),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "indexing finished before it was killed"
+        );
+        if let Ok(engine) = engine::Engine::open(&idx) {
+            if engine.num_docs() > 0 {
+                break;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no commit seen");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+
+    let engine = engine::Engine::open(&idx).unwrap();
+    let n = engine.num_docs();
+    assert!(n > 0 && n < total as u64, "{n}");
+    assert_eq!(n % 2000, 0, "a partial commit is visible: {n}");
+    assert_eq!(engine.search("shared words", 5).unwrap().len(), 5);
+    drop(engine);
+
+    // The writer lock died with the process: indexing again completes the index.
+    let o = run(&["index", "--index", s(&idx), "--format", "jsonl", s(&corpus)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(engine::Engine::open(&idx).unwrap().num_docs(), total as u64);
+}
