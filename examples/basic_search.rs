@@ -28,7 +28,10 @@ fn main() -> Result<()> {
 
     // Documents stream from the corpus file; each is upserted by id, then committed.
     let stats = engine.index_documents(dataset.corpus()?, &IndexOptions::default(), &mut |_| {})?;
-    println!("indexed {} documents in {:.2} s", stats.indexed, stats.seconds);
+    println!(
+        "indexed {} documents in {:.2} s",
+        stats.indexed, stats.seconds
+    );
 
     // A query as a person types it: punctuation is just text in the default (lenient) mode.
     let query = "Does vitamin D deficiency raise the risk of (multiple) sclerosis?";
