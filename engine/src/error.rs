@@ -41,6 +41,9 @@ pub enum Error {
     /// Reading the input collection failed.
     #[error(transparent)]
     Data(#[from] index_data::Error),
+    /// The cross-encoder failed while scoring.
+    #[error("reranking failed: {0}")]
+    Rerank(#[from] reranker::ScoreError),
     /// The underlying tantivy index failed.
     #[error("index error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),

@@ -28,6 +28,10 @@ mod settings;
 
 pub use error::{Error, Result};
 pub use index::{Engine, Hit, IndexOptions, IndexStats, QuerySyntax, Score};
-pub use pipeline::bm25_run;
+pub use pipeline::{
+    bm25_run, fuse, passage_text, score_candidates, search_reranked, CandidateScores,
+    RerankOptions, RerankedHit,
+};
+pub use reranker;
 pub use settings::Analysis;
 pub use tantivy::tokenizer::Language;

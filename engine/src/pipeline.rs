@@ -1,9 +1,10 @@
-//! Running many queries: from a query set to a TREC run.
+//! The search pipeline: BM25 candidates, optionally rescored by a cross-encoder and fused.
 
 use index_data::{Query, Run};
+use reranker::CrossEncoder;
 
 use crate::error::Result;
-use crate::index::Engine;
+use crate::index::{Engine, Hit};
 
 /// Runs every query in lenient mode and keeps the top `depth` documents of each, scored by
 /// BM25. A query that finds nothing is absent from the run.
@@ -15,4 +16,200 @@ pub fn bm25_run(engine: &Engine, queries: &[Query], depth: usize) -> Result<Run>
         }
     }
     Ok(run)
+}
+
+/// How the rerank stage runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RerankOptions {
+    /// BM25 candidates rescored per query. Default 100.
+    pub depth: usize,
+    /// Weight of BM25 in the fused score: `alpha · norm(bm25) + (1 − alpha) · norm(ce)`,
+    /// each min-max normalized over the query's candidates. 0 ranks by the cross-encoder
+    /// alone, 1 by BM25 alone. Default 0.5.
+    pub alpha: f64,
+}
+
+impl Default for RerankOptions {
+    fn default() -> Self {
+        RerankOptions {
+            depth: 100,
+            alpha: 0.5,
+        }
+    }
+}
+
+/// A reranked hit: the BM25 hit, its cross-encoder logit, and the fused score it is ranked by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RerankedHit {
+    /// The BM25 hit (its `score` is the BM25 score).
+    pub hit: Hit,
+    /// The cross-encoder's logit for (query, title + text).
+    pub ce_score: f32,
+    /// The fused score in [0, 1] that orders the results.
+    pub score: f64,
+}
+
+/// The text a cross-encoder reads for a document: title and body, as BEIR's reranking does.
+pub fn passage_text(title: &str, body: &str) -> String {
+    match (title.trim().is_empty(), body.trim().is_empty()) {
+        (true, _) => body.trim().to_owned(),
+        (false, true) => title.trim().to_owned(),
+        (false, false) => format!("{} {}", title.trim(), body.trim()),
+    }
+}
+
+fn min_max(xs: &[f64]) -> Vec<f64> {
+    let (lo, hi) = xs
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+            (l.min(x), h.max(x))
+        });
+    if hi > lo {
+        xs.iter().map(|x| (x - lo) / (hi - lo)).collect()
+    } else {
+        vec![0.0; xs.len()]
+    }
+}
+
+/// Fuses per-query scores: `alpha · minmax(bm25) + (1 − alpha) · minmax(ce)`.
+pub fn fuse(bm25: &[f64], ce: &[f64], alpha: f64) -> Vec<f64> {
+    let (b, c) = (min_max(bm25), min_max(ce));
+    b.iter()
+        .zip(&c)
+        .map(|(b, c)| alpha * b + (1.0 - alpha) * c)
+        .collect()
+}
+
+/// BM25 top `options.depth` → cross-encoder → fused score; returns the best `k`, best first
+/// (ties keep BM25 order).
+pub fn search_reranked(
+    engine: &Engine,
+    reranker: &dyn CrossEncoder,
+    query: &str,
+    k: usize,
+    options: &RerankOptions,
+) -> Result<Vec<RerankedHit>> {
+    let hits = engine.search(query, options.depth.max(k))?;
+    let hits: Vec<Hit> = hits.into_iter().take(options.depth.max(1)).collect();
+    let passages: Vec<String> = hits
+        .iter()
+        .map(|h| passage_text(&h.title, &h.text))
+        .collect();
+    let refs: Vec<&str> = passages.iter().map(String::as_str).collect();
+    let ce = reranker.score(query, &refs)?;
+    let bm25: Vec<f64> = hits.iter().map(|h| f64::from(h.score)).collect();
+    let ce64: Vec<f64> = ce.iter().map(|&x| f64::from(x)).collect();
+    let fused = fuse(&bm25, &ce64, options.alpha);
+    let mut out: Vec<RerankedHit> = hits
+        .into_iter()
+        .zip(ce)
+        .zip(fused)
+        .map(|((hit, ce_score), score)| RerankedHit {
+            hit,
+            ce_score,
+            score,
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out.truncate(k);
+    Ok(out)
+}
+
+/// BM25 and cross-encoder scores of every query's top `depth` candidates: what reranked runs
+/// are made from, so that several `alpha` values cost one scoring pass.
+#[derive(Debug, Clone, Default)]
+pub struct CandidateScores {
+    /// Per query id: `(doc id, bm25, cross-encoder logit)` in BM25 order.
+    pub by_query: std::collections::BTreeMap<String, Vec<(String, f64, f64)>>,
+}
+
+impl CandidateScores {
+    /// The run ranked by the fused score at this `alpha` (1.0: BM25 alone; 0.0: the
+    /// cross-encoder alone).
+    pub fn run(&self, alpha: f64) -> Run {
+        let mut run = Run::default();
+        for (qid, cands) in &self.by_query {
+            let bm25: Vec<f64> = cands.iter().map(|c| c.1).collect();
+            let ce: Vec<f64> = cands.iter().map(|c| c.2).collect();
+            let scores = if alpha >= 1.0 {
+                bm25
+            } else if alpha <= 0.0 {
+                ce
+            } else {
+                fuse(&bm25, &ce, alpha)
+            };
+            for (c, s) in cands.iter().zip(scores) {
+                run.push(qid, &c.0, s);
+            }
+        }
+        run
+    }
+}
+
+/// Scores the top `depth` BM25 candidates of every query with the cross-encoder.
+/// `progress(done, total)` is called after each query.
+pub fn score_candidates(
+    engine: &Engine,
+    reranker: &dyn CrossEncoder,
+    queries: &[Query],
+    depth: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<CandidateScores> {
+    let mut out = CandidateScores::default();
+    for (i, q) in queries.iter().enumerate() {
+        let hits = engine.search(&q.text, depth)?;
+        let passages: Vec<String> = hits
+            .iter()
+            .map(|h| passage_text(&h.title, &h.text))
+            .collect();
+        let refs: Vec<&str> = passages.iter().map(String::as_str).collect();
+        let ce = reranker.score(&q.text, &refs)?;
+        out.by_query.insert(
+            q.id.clone(),
+            hits.into_iter()
+                .zip(ce)
+                .map(|(h, c)| (h.id, f64::from(h.score), f64::from(c)))
+                .collect(),
+        );
+        progress(i + 1, queries.len());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fusion_normalizes_per_query() {
+        let f = fuse(&[10.0, 5.0, 0.0], &[-1.0, 3.0, 1.0], 0.5);
+        assert!((f[0] - 0.5).abs() < 1e-12);
+        assert!((f[1] - 0.75).abs() < 1e-12);
+        assert!((f[2] - 0.25).abs() < 1e-12);
+        // Constant inputs normalize to 0 and do not divide by zero.
+        assert_eq!(fuse(&[1.0, 1.0], &[2.0, 2.0], 0.3), vec![0.0, 0.0]);
+        assert_eq!(fuse(&[3.0, 1.0], &[0.0, 9.0], 0.0), vec![0.0, 1.0]);
+    }
+
+    #[test]
+    fn passage_text_joins_title_and_body() {
+        assert_eq!(passage_text("T", "body"), "T body");
+        assert_eq!(passage_text(" ", "body"), "body");
+        assert_eq!(passage_text("T", ""), "T");
+    }
+
+    #[test]
+    fn candidate_runs_by_alpha() {
+        let mut c = CandidateScores::default();
+        c.by_query.insert(
+            "q".into(),
+            vec![("a".into(), 2.0, -1.0), ("b".into(), 1.0, 5.0)],
+        );
+        let bm25 = c.run(1.0);
+        assert_eq!(bm25.by_query["q"][0].score, 2.0);
+        let ce = c.run(0.0);
+        assert_eq!(ce.by_query["q"][1].score, 5.0);
+        let fused = c.run(0.25);
+        assert!(fused.by_query["q"][1].score > fused.by_query["q"][0].score);
+    }
 }

@@ -11,8 +11,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use engine::metrics::{self, EvalOptions};
-use engine::{Analysis, Engine, IndexOptions, QuerySyntax};
+use engine::{Analysis, Engine, IndexOptions, QuerySyntax, RerankOptions};
 use index_data::{DocumentFormat, JsonlFields, QrelsFormat};
+use reranker::{Backend, CachedCrossEncoder, CrossEncoder, RerankerOptions, ScoreCache};
 
 mod output;
 
@@ -86,8 +87,59 @@ struct QueryArgs {
     /// plain text.
     #[arg(long)]
     syntax: bool,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// BM25 candidates to rerank.
+    #[arg(long, default_value_t = 100)]
+    depth: usize,
+    /// Weight of BM25 in the fused score (0: the cross-encoder alone).
+    #[arg(long, default_value_t = 0.5)]
+    alpha: f64,
     /// The query text.
     text: String,
+}
+
+/// Which cross-encoder reranks, and how it runs.
+#[derive(Args)]
+struct ModelArgs {
+    /// Rerank the BM25 candidates with a cross-encoder: a model folder, or a fetched model's
+    /// name (teacher, splade-tiny, minilm-l6). Without a value: the default model (teacher).
+    #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_MODEL, value_name = "MODEL")]
+    rerank: Option<String>,
+    /// The longest (query, passage) input in tokens.
+    #[arg(long, default_value_t = 256)]
+    max_len: usize,
+    /// Pairs per forward pass.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Inference threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Force a backend (onnx, candle) instead of choosing by the model folder's files.
+    #[arg(long)]
+    backend: Option<Backend>,
+}
+
+/// The model `--rerank` uses when no model is named.
+const DEFAULT_MODEL: &str = "teacher";
+
+impl ModelArgs {
+    fn options(&self) -> RerankerOptions {
+        RerankerOptions {
+            max_len: self.max_len,
+            batch_size: self.batch,
+            num_threads: self.threads,
+            backend: self.backend,
+            ..Default::default()
+        }
+    }
+
+    fn load(&self) -> Result<Option<Box<dyn CrossEncoder>>> {
+        match &self.rerank {
+            None => Ok(None),
+            Some(name) => Ok(Some(reranker::load_cross_encoder(name, &self.options())?)),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -111,9 +163,18 @@ struct EvalArgs {
     /// Measures, comma-separated.
     #[arg(long, default_value = "ndcg@10,rr@10,recall@100,map")]
     metrics: String,
-    /// How many documents to retrieve per query.
+    /// How many documents to retrieve (and, with --rerank, rerank) per query.
     #[arg(long, default_value_t = 100)]
     depth: usize,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// With --rerank: BM25 weights of the fused score to evaluate, comma-separated
+    /// (0: the cross-encoder alone).
+    #[arg(long, value_delimiter = ',', default_value = "0.5")]
+    alpha: Vec<f64>,
+    /// With --rerank: do not read or write the score cache (`<index>/score-cache.tsv`).
+    #[arg(long)]
+    no_cache: bool,
     /// The lowest relevance level that counts as relevant (trec_eval -l).
     #[arg(long, default_value_t = 1)]
     min_rel: i32,
@@ -234,12 +295,28 @@ fn query(a: QueryArgs) -> Result<()> {
     } else {
         QuerySyntax::Lenient
     };
-    let hits = engine.search_with(&a.text, a.k, syntax)?;
     let mut out = std::io::stdout().lock();
-    if a.json {
-        output::write_hits_json(&mut out, &a.text, &hits)?;
+    if let Some(model) = a.model.load()? {
+        if a.syntax {
+            bail!("--syntax and --rerank cannot be combined (reranking reads the query as text)");
+        }
+        let options = RerankOptions {
+            depth: a.depth,
+            alpha: a.alpha,
+        };
+        let hits = engine::search_reranked(&engine, model.as_ref(), &a.text, a.k, &options)?;
+        if a.json {
+            output::write_reranked_json(&mut out, &a.text, &hits)?;
+        } else {
+            output::write_reranked_table(&mut out, &hits)?;
+        }
     } else {
-        output::write_hits_table(&mut out, &hits)?;
+        let hits = engine.search_with(&a.text, a.k, syntax)?;
+        if a.json {
+            output::write_hits_json(&mut out, &a.text, &hits)?;
+        } else {
+            output::write_hits_table(&mut out, &hits)?;
+        }
     }
     out.flush()?;
     Ok(())
@@ -268,24 +345,75 @@ fn eval(a: EvalArgs) -> Result<()> {
             a.qrels.display()
         );
     }
-    let run = engine::bm25_run(&engine, &queries, a.depth)?;
-    if let Some(path) = &a.run_out {
-        index_data::write_trec_run(path, &run, "bm25")?;
-    }
     let options = EvalOptions {
         min_relevance: a.min_rel,
         complete: a.complete,
         ..Default::default()
     };
-    let evaluation = metrics::evaluate(&qrels, &run, &measures, &options);
+    let mut systems: Vec<(String, engine::metrics::Evaluation)> = Vec::new();
+    let run = match a.model.load()? {
+        None => {
+            let run = engine::bm25_run(&engine, &queries, a.depth)?;
+            systems.push((
+                "bm25".into(),
+                metrics::evaluate(&qrels, &run, &measures, &options),
+            ));
+            run
+        }
+        Some(model) => {
+            let scores = if a.no_cache {
+                score_with_progress(&engine, model.as_ref(), &queries, a.depth)?
+            } else {
+                let cache = ScoreCache::open(a.index.join("score-cache.tsv"))?;
+                let cached = CachedCrossEncoder::new(model, cache, 256);
+                score_with_progress(&engine, &cached, &queries, a.depth)?
+            };
+            let name = a.model.rerank.as_deref().unwrap_or(DEFAULT_MODEL);
+            let mut alphas = vec![1.0, 0.0];
+            alphas.extend(a.alpha.iter().copied().filter(|&x| x > 0.0 && x < 1.0));
+            let mut last = None;
+            for alpha in alphas {
+                let label = match alpha {
+                    x if x >= 1.0 => "bm25".to_string(),
+                    x if x <= 0.0 => format!("{name} alone"),
+                    x => format!("bm25+{name} a={x}"),
+                };
+                let run = scores.run(alpha);
+                systems.push((label, metrics::evaluate(&qrels, &run, &measures, &options)));
+                last = Some(run);
+            }
+            last.expect("at least one system")
+        }
+    };
+    if let Some(path) = &a.run_out {
+        index_data::write_trec_run(
+            path,
+            &run,
+            &systems.last().expect("a system").0.replace(' ', "_"),
+        )?;
+    }
     let mut out = std::io::stdout().lock();
     if a.json {
-        output::write_eval_json(&mut out, &evaluation, queries.len(), a.per_query)?;
+        output::write_eval_json(&mut out, &systems, queries.len(), a.per_query)?;
     } else {
-        output::write_eval_table(&mut out, &evaluation, queries.len(), a.per_query)?;
+        output::write_eval_table(&mut out, &systems, queries.len(), a.per_query)?;
     }
     out.flush()?;
     Ok(())
+}
+
+fn score_with_progress(
+    engine: &Engine,
+    model: &dyn CrossEncoder,
+    queries: &[index_data::Query],
+    depth: usize,
+) -> Result<engine::CandidateScores> {
+    let bar = output::query_bar(queries.len() as u64);
+    let scores = engine::score_candidates(engine, model, queries, depth, &mut |done, _| {
+        bar.set_position(done as u64)
+    })?;
+    bar.finish_and_clear();
+    Ok(scores)
 }
 
 fn delete(a: DeleteArgs) -> Result<()> {

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use engine::bench::BenchReport;
 use engine::metrics::Evaluation;
-use engine::{Hit, IndexStats};
+use engine::{Hit, IndexStats, RerankedHit};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -82,63 +82,144 @@ pub fn write_hits_json(out: &mut impl Write, query: &str, hits: &[Hit]) -> std::
     writeln!(out)
 }
 
+/// One row per system, one column per measure.
 pub fn write_eval_table(
     out: &mut impl Write,
-    e: &Evaluation,
+    systems: &[(String, Evaluation)],
     queries_run: usize,
     per_query: bool,
 ) -> std::io::Result<()> {
+    let Some((_, first)) = systems.first() else {
+        return Ok(());
+    };
     if per_query {
-        for (qid, values) in &e.per_query {
-            for (m, v) in e.measures.iter().zip(values) {
-                writeln!(out, "{:<14} {:<10} {v:.4}", m.to_string(), qid)?;
+        for (name, e) in systems {
+            for (qid, values) in &e.per_query {
+                for (m, v) in e.measures.iter().zip(values) {
+                    writeln!(out, "{name}\t{m}\t{qid}\t{v:.4}")?;
+                }
             }
         }
     }
-    writeln!(out, "{:<14} {}", "queries", e.num_queries())?;
-    for (m, v) in e.measures.iter().zip(&e.mean) {
-        writeln!(out, "{:<14} {v:.4}", m.to_string())?;
+    let width = systems
+        .iter()
+        .map(|(n, _)| n.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    write!(out, "{:<width$}", "system")?;
+    for m in &first.measures {
+        write!(out, " {:>10}", m.to_string())?;
     }
-    if queries_run != e.num_queries() {
+    writeln!(out)?;
+    for (name, e) in systems {
+        write!(out, "{name:<width$}")?;
+        for v in &e.mean {
+            write!(out, " {v:>10.4}")?;
+        }
+        writeln!(out)?;
+    }
+    write!(out, "{} queries averaged", first.num_queries())?;
+    if queries_run != first.num_queries() {
+        write!(out, " ({queries_run} run)")?;
+    }
+    writeln!(out)
+}
+
+fn means(e: &Evaluation) -> serde_json::Map<String, serde_json::Value> {
+    e.measures
+        .iter()
+        .zip(&e.mean)
+        .map(|(m, v)| (m.to_string(), json!(v)))
+        .collect()
+}
+
+/// `{"queries": N, "queries_run": N, "systems": [{"system", "mean": {...}, "per_query"?}]}`.
+pub fn write_eval_json(
+    out: &mut impl Write,
+    systems: &[(String, Evaluation)],
+    queries_run: usize,
+    per_query: bool,
+) -> std::io::Result<()> {
+    let rows: Vec<_> = systems
+        .iter()
+        .map(|(name, e)| {
+            let mut row = json!({"system": name, "mean": means(e)});
+            if per_query {
+                let pq: serde_json::Map<_, _> = e
+                    .per_query
+                    .iter()
+                    .map(|(q, vs)| {
+                        let m: serde_json::Map<_, _> = e
+                            .measures
+                            .iter()
+                            .zip(vs)
+                            .map(|(m, v)| (m.to_string(), json!(v)))
+                            .collect();
+                        (q.clone(), serde_json::Value::Object(m))
+                    })
+                    .collect();
+                row["per_query"] = serde_json::Value::Object(pq);
+            }
+            row
+        })
+        .collect();
+    let n = systems.first().map_or(0, |(_, e)| e.num_queries());
+    let mut doc = json!({"queries": n, "queries_run": queries_run, "systems": rows});
+    if let Some((_, e)) = systems.last() {
+        // The last system's means (the one --run-out writes) at the top level, for `jq .mean`.
+        doc["mean"] = serde_json::Value::Object(means(e));
+    }
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+/// A bar over queries, with rate and time left; hidden when stderr is not a terminal.
+pub fn query_bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "reranking {bar:30} {pos}/{len} queries ({per_sec}, {eta} left)",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
+pub fn write_reranked_table(out: &mut impl Write, hits: &[RerankedHit]) -> std::io::Result<()> {
+    if hits.is_empty() {
+        writeln!(out, "no hits")?;
+    }
+    for (i, h) in hits.iter().enumerate() {
         writeln!(
             out,
-            "({queries_run} queries run; {} averaged)",
-            e.num_queries()
+            "{:>3}. {:<12} {:>6.3} (bm25 {:>7.3}, ce {:>7.3})  {}",
+            i + 1,
+            h.hit.id,
+            h.score,
+            h.hit.score,
+            h.ce_score,
+            snippet(&h.hit.title, 70)
         )?;
+        writeln!(out, "     {}", snippet(&h.hit.text, 160))?;
     }
     Ok(())
 }
 
-pub fn write_eval_json(
+pub fn write_reranked_json(
     out: &mut impl Write,
-    e: &Evaluation,
-    queries_run: usize,
-    per_query: bool,
+    query: &str,
+    hits: &[RerankedHit],
 ) -> std::io::Result<()> {
-    let mean: serde_json::Map<_, _> = e
-        .measures
+    let hits: Vec<_> = hits
         .iter()
-        .zip(&e.mean)
-        .map(|(m, v)| (m.to_string(), json!(v)))
+        .enumerate()
+        .map(|(i, h)| {
+            json!({"rank": i + 1, "id": h.hit.id, "score": h.score, "bm25": h.hit.score,
+                   "ce": h.ce_score, "title": h.hit.title, "snippet": snippet(&h.hit.text, 240)})
+        })
         .collect();
-    let mut doc = json!({"queries": e.num_queries(), "queries_run": queries_run, "mean": mean});
-    if per_query {
-        let pq: serde_json::Map<_, _> = e
-            .per_query
-            .iter()
-            .map(|(q, vs)| {
-                let m: serde_json::Map<_, _> = e
-                    .measures
-                    .iter()
-                    .zip(vs)
-                    .map(|(m, v)| (m.to_string(), json!(v)))
-                    .collect();
-                (q.clone(), serde_json::Value::Object(m))
-            })
-            .collect();
-        doc["per_query"] = serde_json::Value::Object(pq);
-    }
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    serde_json::to_writer_pretty(&mut *out, &json!({"query": query, "hits": hits}))?;
     writeln!(out)
 }
 

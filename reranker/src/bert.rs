@@ -1,0 +1,487 @@
+//! A BERT cross-encoder in candle: the model the trainer trains and the candle backend serves.
+//!
+//! BERT: Devlin et al., "BERT: Pre-training of Deep Bidirectional Transformers for Language
+//! Understanding" (<https://arxiv.org/abs/1810.04805>). The cross-encoder is HF's
+//! `BertForSequenceClassification` with one label: the encoder, a pooler (dense + tanh on the
+//! first token) and a linear classifier giving one logit per (query, passage) pair.
+//!
+//! Tensor names follow HF checkpoints: `bert.embeddings.word_embeddings.weight`,
+//! `bert.encoder.layer.{i}.attention.self.query.weight`, ..., `bert.pooler.dense.weight`,
+//! `classifier.weight`. Checkpoints without the `bert.` prefix and with LayerNorm
+//! `gamma`/`beta` instead of `weight`/`bias` load too.
+//!
+//! Everything here is built from differentiable candle ops (candle_nn's fused LayerNorm would
+//! cut the autograd graph), and dropout has a train/eval switch, so the same code trains end
+//! to end.
+
+use candle_core::{DType, Module, Result, Tensor, D};
+use candle_nn::{init::Init, Dropout, Embedding, Linear, VarBuilder};
+use serde::{Deserialize, Serialize};
+
+/// The activation of the feed-forward layers, by its HF `hidden_act` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Activation {
+    /// Exact GELU, with erf (`gelu`).
+    #[serde(rename = "gelu")]
+    Gelu,
+    /// GELU's tanh approximation (`gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`).
+    #[serde(rename = "gelu_new", alias = "gelu_pytorch_tanh", alias = "gelu_fast")]
+    GeluTanh,
+    /// ReLU (`relu`).
+    #[serde(rename = "relu")]
+    Relu,
+}
+
+fn default_act() -> Activation {
+    Activation::Gelu
+}
+fn default_dropout() -> f32 {
+    0.1
+}
+fn default_positions() -> usize {
+    512
+}
+fn default_types() -> usize {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+
+/// The model shape, read from an HF `config.json` (extra keys are ignored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BertConfig {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Hidden size.
+    pub hidden_size: usize,
+    /// Number of transformer layers.
+    pub num_hidden_layers: usize,
+    /// Attention heads per layer; must divide `hidden_size`.
+    pub num_attention_heads: usize,
+    /// Feed-forward inner size.
+    pub intermediate_size: usize,
+    /// Feed-forward activation.
+    #[serde(default = "default_act")]
+    pub hidden_act: Activation,
+    /// Dropout after embeddings and sub-layers (training only).
+    #[serde(default = "default_dropout")]
+    pub hidden_dropout_prob: f32,
+    /// Dropout on attention probabilities (training only).
+    #[serde(default = "default_dropout")]
+    pub attention_probs_dropout_prob: f32,
+    /// Position embeddings, i.e. the longest input.
+    #[serde(default = "default_positions")]
+    pub max_position_embeddings: usize,
+    /// Segment (token type) embeddings.
+    #[serde(default = "default_types")]
+    pub type_vocab_size: usize,
+    /// LayerNorm epsilon.
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+}
+
+impl BertConfig {
+    /// Checks that the numbers fit together.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+            return Err(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if self.vocab_size == 0 || self.num_hidden_layers == 0 || self.intermediate_size == 0 {
+            return Err("vocab_size, num_hidden_layers and intermediate_size must be > 0".into());
+        }
+        Ok(())
+    }
+
+    /// The config as an HF `config.json` for a one-logit `BertForSequenceClassification`.
+    pub fn to_hf_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("config serializes");
+        v["architectures"] = serde_json::json!(["BertForSequenceClassification"]);
+        v["model_type"] = serde_json::json!("bert");
+        v["num_labels"] = serde_json::json!(1);
+        v["id2label"] = serde_json::json!({"0": "LABEL_0"});
+        v["label2id"] = serde_json::json!({"LABEL_0": 0});
+        v["pad_token_id"] = serde_json::json!(0);
+        v
+    }
+}
+
+const INIT_STD: f64 = 0.02;
+
+fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
+    let w = vb.get_with_hints(
+        (out_dim, in_dim),
+        "weight",
+        Init::Randn {
+            mean: 0.0,
+            stdev: INIT_STD,
+        },
+    )?;
+    let b = vb.get_with_hints(out_dim, "bias", Init::Const(0.0))?;
+    Ok(Linear::new(w, Some(b)))
+}
+
+fn embedding(n: usize, dim: usize, vb: VarBuilder) -> Result<Embedding> {
+    let w = vb.get_with_hints(
+        (n, dim),
+        "weight",
+        Init::Randn {
+            mean: 0.0,
+            stdev: INIT_STD,
+        },
+    )?;
+    Ok(Embedding::new(w, dim))
+}
+
+/// Layer normalization from differentiable ops.
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Tensor,
+    pub(crate) eps: f64,
+}
+
+impl LayerNorm {
+    /// Loads `weight`/`bias`, or `gamma`/`beta` where the checkpoint names them so.
+    pub fn load(size: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
+        let (w, b) = if vb.contains_tensor("gamma") {
+            ("gamma", "beta")
+        } else {
+            ("weight", "bias")
+        };
+        Ok(LayerNorm {
+            weight: vb.get_with_hints(size, w, Init::Const(1.0))?,
+            bias: vb.get_with_hints(size, b, Init::Const(0.0))?,
+            eps,
+        })
+    }
+}
+
+impl Module for LayerNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let centered = x.broadcast_sub(&mean)?;
+        let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centered.broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        normed
+            .broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Embeddings {
+    pub(crate) word: Embedding,
+    pub(crate) position: Embedding,
+    pub(crate) token_type: Embedding,
+    pub(crate) norm: LayerNorm,
+    dropout: Dropout,
+}
+
+impl Embeddings {
+    fn load(cfg: &BertConfig, vb: VarBuilder) -> Result<Self> {
+        Ok(Embeddings {
+            word: embedding(cfg.vocab_size, cfg.hidden_size, vb.pp("word_embeddings"))?,
+            position: embedding(
+                cfg.max_position_embeddings,
+                cfg.hidden_size,
+                vb.pp("position_embeddings"),
+            )?,
+            token_type: embedding(
+                cfg.type_vocab_size,
+                cfg.hidden_size,
+                vb.pp("token_type_embeddings"),
+            )?,
+            norm: LayerNorm::load(cfg.hidden_size, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
+            dropout: Dropout::new(cfg.hidden_dropout_prob),
+        })
+    }
+
+    fn forward(&self, ids: &Tensor, types: &Tensor, train: bool) -> Result<Tensor> {
+        let (_, seq) = ids.dims2()?;
+        let positions = Tensor::arange(0u32, seq as u32, ids.device())?;
+        let x = self
+            .word
+            .forward(ids)?
+            .add(&self.token_type.forward(types)?)?
+            .broadcast_add(&self.position.forward(&positions)?)?;
+        self.dropout.forward(&self.norm.forward(&x)?, train)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Layer {
+    pub(crate) query: Linear,
+    pub(crate) key: Linear,
+    pub(crate) value: Linear,
+    pub(crate) attn_out: Linear,
+    pub(crate) attn_norm: LayerNorm,
+    pub(crate) intermediate: Linear,
+    pub(crate) output: Linear,
+    pub(crate) out_norm: LayerNorm,
+    heads: usize,
+    pub(crate) act: Activation,
+    attn_dropout: Dropout,
+    dropout: Dropout,
+}
+
+impl Layer {
+    fn load(cfg: &BertConfig, vb: VarBuilder) -> Result<Self> {
+        let h = cfg.hidden_size;
+        let att = vb.pp("attention");
+        Ok(Layer {
+            query: linear(h, h, att.pp("self").pp("query"))?,
+            key: linear(h, h, att.pp("self").pp("key"))?,
+            value: linear(h, h, att.pp("self").pp("value"))?,
+            attn_out: linear(h, h, att.pp("output").pp("dense"))?,
+            attn_norm: LayerNorm::load(h, cfg.layer_norm_eps, att.pp("output").pp("LayerNorm"))?,
+            intermediate: linear(h, cfg.intermediate_size, vb.pp("intermediate").pp("dense"))?,
+            output: linear(cfg.intermediate_size, h, vb.pp("output").pp("dense"))?,
+            out_norm: LayerNorm::load(h, cfg.layer_norm_eps, vb.pp("output").pp("LayerNorm"))?,
+            heads: cfg.num_attention_heads,
+            act: cfg.hidden_act,
+            attn_dropout: Dropout::new(cfg.attention_probs_dropout_prob),
+            dropout: Dropout::new(cfg.hidden_dropout_prob),
+        })
+    }
+
+    /// `x`: `[batch, seq, hidden]`; `mask`: additive, `[batch, 1, 1, seq]`.
+    fn forward(&self, x: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        let (b, s, h) = x.dims3()?;
+        let d = h / self.heads;
+        let split = |t: Tensor| -> Result<Tensor> {
+            t.reshape((b, s, self.heads, d))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = split(self.query.forward(x)?)?;
+        let k = split(self.key.forward(x)?)?;
+        let v = split(self.value.forward(x)?)?;
+        let scores = (q.matmul(&k.t()?)? * (1.0 / (d as f64).sqrt()))?.broadcast_add(mask)?;
+        let probs = if train {
+            candle_nn::ops::softmax(&scores, D::Minus1)?
+        } else {
+            candle_nn::ops::softmax_last_dim(&scores)?
+        };
+        let probs = self.attn_dropout.forward(&probs, train)?;
+        let ctx = probs
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((b, s, h))?;
+        let attended = self.dropout.forward(&self.attn_out.forward(&ctx)?, train)?;
+        let x1 = self.attn_norm.forward(&(attended + x)?)?;
+        let inner = self.intermediate.forward(&x1)?;
+        let inner = match self.act {
+            Activation::Gelu => inner.gelu_erf()?,
+            Activation::GeluTanh => inner.gelu()?,
+            Activation::Relu => inner.relu()?,
+        };
+        let out = self.dropout.forward(&self.output.forward(&inner)?, train)?;
+        self.out_norm.forward(&(out + x1)?)
+    }
+}
+
+/// A BERT cross-encoder: encoder, pooler, one-logit classifier.
+#[derive(Debug, Clone)]
+pub struct BertCrossEncoder {
+    pub(crate) config: BertConfig,
+    pub(crate) embeddings: Embeddings,
+    pub(crate) layers: Vec<Layer>,
+    pub(crate) pooler: Linear,
+    pub(crate) classifier: Linear,
+    dropout: Dropout,
+}
+
+impl BertCrossEncoder {
+    /// Builds the model from a `VarBuilder` rooted where `classifier.*` lives; the encoder and
+    /// pooler are under `bert.` if `bert_prefix`, else at the root too.
+    ///
+    /// With a `VarBuilder` over a `VarMap`, missing tensors are created and initialized as HF
+    /// does (normal(0, 0.02) weights, zero biases, unit LayerNorm).
+    pub fn load(cfg: &BertConfig, vb: VarBuilder, bert_prefix: bool) -> Result<Self> {
+        let layers: Vec<usize> = (0..cfg.num_hidden_layers).collect();
+        Self::load_layers(cfg, vb, bert_prefix, &layers)
+    }
+
+    /// Like [`load`](Self::load), but layer `i` of the model is read from layer
+    /// `source_layers[i]` of the checkpoint (to keep a subset of a deeper model's layers).
+    /// `cfg.num_hidden_layers` is taken as `source_layers.len()`.
+    pub fn load_layers(
+        cfg: &BertConfig,
+        vb: VarBuilder,
+        bert_prefix: bool,
+        source_layers: &[usize],
+    ) -> Result<Self> {
+        cfg.validate().map_err(candle_core::Error::msg)?;
+        let mut config = cfg.clone();
+        config.num_hidden_layers = source_layers.len();
+        let enc = if bert_prefix {
+            vb.pp("bert")
+        } else {
+            vb.clone()
+        };
+        let embeddings = Embeddings::load(&config, enc.pp("embeddings"))?;
+        let layers = source_layers
+            .iter()
+            .map(|i| Layer::load(&config, enc.pp("encoder").pp("layer").pp(i.to_string())))
+            .collect::<Result<Vec<_>>>()?;
+        let h = config.hidden_size;
+        let pooler = linear(h, h, enc.pp("pooler").pp("dense"))?;
+        let classifier = linear(h, 1, vb.pp("classifier"))?;
+        let dropout = Dropout::new(config.hidden_dropout_prob);
+        Ok(BertCrossEncoder {
+            config,
+            embeddings,
+            layers,
+            pooler,
+            classifier,
+            dropout,
+        })
+    }
+
+    /// The model's shape.
+    pub fn config(&self) -> &BertConfig {
+        &self.config
+    }
+
+    /// One logit per row, shape `[batch]`.
+    ///
+    /// `ids`, `types`: integer `[batch, seq]`; `mask`: `[batch, seq]`, 1 for tokens, 0 for
+    /// padding (any dtype). `train` turns dropout on.
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        types: &Tensor,
+        mask: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        let (b, s) = ids.dims2()?;
+        let additive = ((mask.to_dtype(DType::F32)? - 1.0)? * 10000.0)?.reshape((b, 1, 1, s))?;
+        let mut x = self.embeddings.forward(ids, types, train)?;
+        for layer in &self.layers {
+            x = layer.forward(&x, &additive, train)?;
+        }
+        let first = x.narrow(1, 0, 1)?.squeeze(1)?;
+        let pooled = self.pooler.forward(&first)?.tanh()?;
+        let pooled = self.dropout.forward(&pooled, train)?;
+        self.classifier.forward(&pooled)?.squeeze(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+    use candle_nn::VarMap;
+
+    pub(crate) fn tiny_config() -> BertConfig {
+        BertConfig {
+            vocab_size: 50,
+            hidden_size: 16,
+            num_hidden_layers: 2,
+            num_attention_heads: 4,
+            intermediate_size: 32,
+            hidden_act: Activation::Gelu,
+            hidden_dropout_prob: 0.1,
+            attention_probs_dropout_prob: 0.1,
+            max_position_embeddings: 32,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+        }
+    }
+
+    fn inputs(dev: &Device) -> (Tensor, Tensor, Tensor) {
+        let ids = Tensor::new(&[[2i64, 7, 9, 3, 11, 3], [2, 5, 3, 8, 3, 0]], dev).unwrap();
+        let types = Tensor::new(&[[0i64, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 0]], dev).unwrap();
+        let mask = Tensor::new(&[[1i64, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0]], dev).unwrap();
+        (ids, types, mask)
+    }
+
+    #[test]
+    fn gradients_reach_the_word_embeddings() {
+        let dev = Device::Cpu;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+        let model = BertCrossEncoder::load(&tiny_config(), vb, true).unwrap();
+        let (ids, types, mask) = inputs(&dev);
+        let logits = model.forward(&ids, &types, &mask, true).unwrap();
+        assert_eq!(logits.dims(), &[2]);
+        let grads = logits.sum_all().unwrap().backward().unwrap();
+        let vars = varmap.data().lock().unwrap();
+        let mut with_grad = 0;
+        for (name, var) in vars.iter() {
+            if let Some(g) = grads.get(var.as_tensor()) {
+                let norm = g
+                    .sqr()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                if norm > 0.0 {
+                    with_grad += 1;
+                }
+                if name == "bert.embeddings.word_embeddings.weight" {
+                    assert!(norm > 0.0, "no gradient on the word embeddings");
+                }
+            }
+        }
+        assert!(
+            grads
+                .get(vars["bert.embeddings.word_embeddings.weight"].as_tensor())
+                .is_some(),
+            "the word embeddings are not in the graph"
+        );
+        // Every parameter takes part (the LayerNorms included): none is cut off.
+        assert_eq!(with_grad, vars.len(), "some parameters got no gradient");
+    }
+
+    #[test]
+    fn padding_does_not_change_the_score_and_eval_is_deterministic() {
+        let dev = Device::Cpu;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+        let model = BertCrossEncoder::load(&tiny_config(), vb, false).unwrap();
+        let (ids, types, mask) = inputs(&dev);
+        let both = model
+            .forward(&ids, &types, &mask, false)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let short = model
+            .forward(
+                &ids.narrow(0, 1, 1).unwrap().narrow(1, 0, 5).unwrap(),
+                &types.narrow(0, 1, 1).unwrap().narrow(1, 0, 5).unwrap(),
+                &mask.narrow(0, 1, 1).unwrap().narrow(1, 0, 5).unwrap(),
+                false,
+            )
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert!((both[1] - short[0]).abs() < 1e-5, "{both:?} vs {short:?}");
+        let again = model
+            .forward(&ids, &types, &mask, false)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert_eq!(both, again);
+    }
+
+    #[test]
+    fn config_reads_hf_json() {
+        let cfg: BertConfig = serde_json::from_str(
+            r#"{"vocab_size": 30522, "hidden_size": 128, "num_hidden_layers": 2,
+                "num_attention_heads": 2, "intermediate_size": 512, "hidden_act": "gelu",
+                "architectures": ["BertForMaskedLM"], "layer_norm_eps": 1e-12}"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.max_position_embeddings, 512);
+        assert_eq!(cfg.hidden_act, Activation::Gelu);
+        let back: BertConfig = serde_json::from_value(cfg.to_hf_json()).unwrap();
+        assert_eq!(back, cfg);
+    }
+}

@@ -1,0 +1,347 @@
+//! ONNX export of a candle [`BertCrossEncoder`], so a trained student is served by ONNX
+//! Runtime.
+//!
+//! The graph (opset 17) takes `input_ids`, `attention_mask`, `token_type_ids` (int64,
+//! `[batch, sequence]`) and gives `logits` (float, `[batch, 1]`), like an HF export. It uses
+//! plain ONNX ops: Gather, MatMul, Add, LayerNormalization, Softmax, Erf, Tanh ...
+
+use std::path::Path;
+
+use candle_core::Tensor;
+use candle_nn::{Embedding, Linear};
+use onnx_protobuf::{
+    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
+    AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
+};
+
+use crate::bert::{Activation, BertCrossEncoder, LayerNorm};
+use crate::candle::load_bert_dir;
+use crate::error::ExportError;
+
+const OPSET: i64 = 17;
+
+struct Graph {
+    nodes: Vec<NodeProto>,
+    inits: Vec<TensorProto>,
+    next: usize,
+}
+
+enum Attr {
+    Int(i64),
+    Ints(Vec<i64>),
+    Float(f32),
+}
+
+impl Graph {
+    fn fresh(&mut self, hint: &str) -> String {
+        self.next += 1;
+        format!("{hint}_{}", self.next)
+    }
+
+    fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<(&str, Attr)>) -> String {
+        let out = self.fresh(&op.to_ascii_lowercase());
+        let mut n = NodeProto::new();
+        n.op_type = op.into();
+        n.name = format!("{out}_node");
+        n.input = inputs.iter().map(|s| s.to_string()).collect();
+        n.output = vec![out.clone()];
+        for (name, a) in attrs {
+            let mut p = AttributeProto::new();
+            p.name = name.into();
+            match a {
+                Attr::Int(i) => {
+                    p.type_ = AttributeType::INT.into();
+                    p.i = i;
+                }
+                Attr::Ints(v) => {
+                    p.type_ = AttributeType::INTS.into();
+                    p.ints = v;
+                }
+                Attr::Float(f) => {
+                    p.type_ = AttributeType::FLOAT.into();
+                    p.f = f;
+                }
+            }
+            n.attribute.push(p);
+        }
+        self.nodes.push(n);
+        out
+    }
+
+    fn init(&mut self, hint: &str, dims: &[i64], data_type: DataType, raw: Vec<u8>) -> String {
+        let name = self.fresh(hint);
+        let mut t = TensorProto::new();
+        t.name = name.clone();
+        t.dims = dims.to_vec();
+        t.data_type = data_type as i32;
+        t.raw_data = raw;
+        self.inits.push(t);
+        name
+    }
+
+    fn f32s(&mut self, hint: &str, dims: &[i64], data: &[f32]) -> String {
+        let raw = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+        self.init(hint, dims, DataType::FLOAT, raw)
+    }
+
+    fn i64s(&mut self, hint: &str, dims: &[i64], data: &[i64]) -> String {
+        let raw = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+        self.init(hint, dims, DataType::INT64, raw)
+    }
+
+    fn scalar(&mut self, v: f32) -> String {
+        self.f32s("const", &[], &[v])
+    }
+
+    fn tensor(&mut self, hint: &str, t: &Tensor) -> candle_core::Result<String> {
+        let dims: Vec<i64> = t.dims().iter().map(|&d| d as i64).collect();
+        let data = t.flatten_all()?.to_vec1::<f32>()?;
+        Ok(self.f32s(hint, &dims, &data))
+    }
+
+    /// `x · Wᵀ + b` for a candle `Linear` (weight `[out, in]`).
+    fn linear(&mut self, x: &str, l: &Linear, hint: &str) -> candle_core::Result<String> {
+        let wt = l.weight().t()?.contiguous()?;
+        let w = self.tensor(&format!("{hint}_w"), &wt)?;
+        let y = self.node("MatMul", &[x, &w], vec![]);
+        match l.bias() {
+            Some(b) => {
+                let b = self.tensor(&format!("{hint}_b"), b)?;
+                Ok(self.node("Add", &[&y, &b], vec![]))
+            }
+            None => Ok(y),
+        }
+    }
+
+    fn layer_norm(&mut self, x: &str, ln: &LayerNorm, hint: &str) -> candle_core::Result<String> {
+        let w = self.tensor(&format!("{hint}_gamma"), &ln.weight)?;
+        let b = self.tensor(&format!("{hint}_beta"), &ln.bias)?;
+        Ok(self.node(
+            "LayerNormalization",
+            &[x, &w, &b],
+            vec![
+                ("axis", Attr::Int(-1)),
+                ("epsilon", Attr::Float(ln.eps as f32)),
+            ],
+        ))
+    }
+
+    fn gather(&mut self, table: &Embedding, idx: &str, hint: &str) -> candle_core::Result<String> {
+        let t = self.tensor(hint, table.embeddings())?;
+        Ok(self.node("Gather", &[&t, idx], vec![]))
+    }
+
+    fn activation(&mut self, x: &str, act: Activation) -> String {
+        match act {
+            Activation::Relu => self.node("Relu", &[x], vec![]),
+            Activation::Gelu => {
+                // x * 0.5 * (1 + erf(x / sqrt(2)))
+                let sqrt2 = self.scalar(std::f32::consts::SQRT_2);
+                let one = self.scalar(1.0);
+                let half = self.scalar(0.5);
+                let d = self.node("Div", &[x, &sqrt2], vec![]);
+                let e = self.node("Erf", &[&d], vec![]);
+                let a = self.node("Add", &[&e, &one], vec![]);
+                let m = self.node("Mul", &[x, &a], vec![]);
+                self.node("Mul", &[&m, &half], vec![])
+            }
+            Activation::GeluTanh => {
+                // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+                let c = self.scalar((2.0 / std::f32::consts::PI).sqrt());
+                let k = self.scalar(0.044715);
+                let three = self.scalar(3.0);
+                let one = self.scalar(1.0);
+                let half = self.scalar(0.5);
+                let x3 = self.node("Pow", &[x, &three], vec![]);
+                let kx3 = self.node("Mul", &[&x3, &k], vec![]);
+                let inner = self.node("Add", &[x, &kx3], vec![]);
+                let scaled = self.node("Mul", &[&inner, &c], vec![]);
+                let t = self.node("Tanh", &[&scaled], vec![]);
+                let a = self.node("Add", &[&t, &one], vec![]);
+                let m = self.node("Mul", &[x, &a], vec![]);
+                self.node("Mul", &[&m, &half], vec![])
+            }
+        }
+    }
+}
+
+fn value_info(name: &str, elem: DataType, dims: &[Result<i64, &str>]) -> ValueInfoProto {
+    let mut shape = TensorShapeProto::new();
+    for d in dims {
+        let mut dim = tensor_shape_proto::Dimension::new();
+        dim.value = Some(match d {
+            Ok(v) => tensor_shape_proto::dimension::Value::DimValue(*v),
+            Err(p) => tensor_shape_proto::dimension::Value::DimParam(p.to_string()),
+        });
+        shape.dim.push(dim);
+    }
+    let mut tensor = type_proto::Tensor::new();
+    tensor.elem_type = elem as i32;
+    tensor.shape = Some(shape).into();
+    let mut tp = TypeProto::new();
+    tp.value = Some(type_proto::Value::TensorType(tensor));
+    let mut v = ValueInfoProto::new();
+    v.name = name.into();
+    v.type_ = Some(tp).into();
+    v
+}
+
+fn build(model: &BertCrossEncoder) -> candle_core::Result<ModelProto> {
+    let cfg = model.config();
+    let heads = cfg.num_attention_heads as i64;
+    let head_dim = (cfg.hidden_size / cfg.num_attention_heads) as i64;
+    let hidden = cfg.hidden_size as i64;
+    let mut g = Graph {
+        nodes: Vec::new(),
+        inits: Vec::new(),
+        next: 0,
+    };
+
+    // Embeddings: word + position + token type, then LayerNorm.
+    let e = &model.embeddings;
+    let words = g.gather(&e.word, "input_ids", "word_embeddings")?;
+    let types = g.gather(&e.token_type, "token_type_ids", "token_type_embeddings")?;
+    let shape = g.node("Shape", &["input_ids"], vec![]);
+    let one_idx = g.i64s("idx1", &[], &[1]);
+    let seq = g.node("Gather", &[&shape, &one_idx], vec![("axis", Attr::Int(0))]);
+    let zero = g.i64s("zero", &[], &[0]);
+    let step = g.i64s("one", &[], &[1]);
+    let positions = g.node("Range", &[&zero, &seq, &step], vec![]);
+    let pos = g.gather(&e.position, &positions, "position_embeddings")?;
+    let sum = g.node("Add", &[&words, &types], vec![]);
+    let sum = g.node("Add", &[&sum, &pos], vec![]);
+    let mut x = g.layer_norm(&sum, &e.norm, "embeddings_ln")?;
+
+    // Additive attention mask: (mask - 1) * 10000, shape [batch, 1, 1, seq].
+    let maskf = g.node(
+        "Cast",
+        &["attention_mask"],
+        vec![("to", Attr::Int(DataType::FLOAT as i64))],
+    );
+    let one = g.scalar(1.0);
+    let big = g.scalar(10000.0);
+    let m = g.node("Sub", &[&maskf, &one], vec![]);
+    let m = g.node("Mul", &[&m, &big], vec![]);
+    let axes = g.i64s("axes", &[2], &[1, 2]);
+    let mask = g.node("Unsqueeze", &[&m, &axes], vec![]);
+
+    let split_shape = g.i64s("split_shape", &[4], &[0, 0, heads, head_dim]);
+    let merge_shape = g.i64s("merge_shape", &[3], &[0, 0, hidden]);
+    let scale = g.scalar(1.0 / (head_dim as f32).sqrt());
+    for (i, l) in model.layers.iter().enumerate() {
+        let p = format!("layer{i}");
+        let q = g.linear(&x, &l.query, &format!("{p}_q"))?;
+        let k = g.linear(&x, &l.key, &format!("{p}_k"))?;
+        let v = g.linear(&x, &l.value, &format!("{p}_v"))?;
+        let q = g.node("Reshape", &[&q, &split_shape], vec![]);
+        let q = g.node(
+            "Transpose",
+            &[&q],
+            vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
+        );
+        let k = g.node("Reshape", &[&k, &split_shape], vec![]);
+        let k = g.node(
+            "Transpose",
+            &[&k],
+            vec![("perm", Attr::Ints(vec![0, 2, 3, 1]))],
+        );
+        let v = g.node("Reshape", &[&v, &split_shape], vec![]);
+        let v = g.node(
+            "Transpose",
+            &[&v],
+            vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
+        );
+        let s = g.node("MatMul", &[&q, &k], vec![]);
+        let s = g.node("Mul", &[&s, &scale], vec![]);
+        let s = g.node("Add", &[&s, &mask], vec![]);
+        let probs = g.node("Softmax", &[&s], vec![("axis", Attr::Int(-1))]);
+        let ctx = g.node("MatMul", &[&probs, &v], vec![]);
+        let ctx = g.node(
+            "Transpose",
+            &[&ctx],
+            vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
+        );
+        let ctx = g.node("Reshape", &[&ctx, &merge_shape], vec![]);
+        let att = g.linear(&ctx, &l.attn_out, &format!("{p}_attn_out"))?;
+        let res = g.node("Add", &[&att, &x], vec![]);
+        let x1 = g.layer_norm(&res, &l.attn_norm, &format!("{p}_attn_ln"))?;
+        let inner = g.linear(&x1, &l.intermediate, &format!("{p}_inter"))?;
+        let inner = g.activation(&inner, l.act);
+        let out = g.linear(&inner, &l.output, &format!("{p}_out"))?;
+        let res = g.node("Add", &[&out, &x1], vec![]);
+        x = g.layer_norm(&res, &l.out_norm, &format!("{p}_out_ln"))?;
+    }
+
+    // Pooler on the first token, then the classifier.
+    let first_idx = g.i64s("idx0", &[], &[0]);
+    let first = g.node("Gather", &[&x, &first_idx], vec![("axis", Attr::Int(1))]);
+    let pooled = g.linear(&first, &model.pooler, "pooler")?;
+    let pooled = g.node("Tanh", &[&pooled], vec![]);
+    let logits = g.linear(&pooled, &model.classifier, "classifier")?;
+    // Name the output `logits`.
+    let last = g.nodes.last_mut().expect("graph has nodes");
+    debug_assert_eq!(last.output[0], logits);
+    last.output[0] = "logits".into();
+
+    let mut graph = GraphProto::new();
+    graph.name = "bert_cross_encoder".into();
+    graph.node = g.nodes;
+    graph.initializer = g.inits;
+    let dyn2 = [Err("batch"), Err("sequence")];
+    graph.input = ["input_ids", "attention_mask", "token_type_ids"]
+        .iter()
+        .map(|n| value_info(n, DataType::INT64, &dyn2))
+        .collect();
+    graph.output = vec![value_info(
+        "logits",
+        DataType::FLOAT,
+        &[Err("batch"), Ok(1)],
+    )];
+
+    let mut opset = OperatorSetIdProto::new();
+    opset.domain = String::new();
+    opset.version = OPSET;
+    let mut m = ModelProto::new();
+    m.ir_version = 8;
+    m.opset_import = vec![opset];
+    m.producer_name = "search-reranker".into();
+    m.producer_version = env!("CARGO_PKG_VERSION").into();
+    m.graph = Some(graph).into();
+    Ok(m)
+}
+
+/// Writes `model` as an ONNX file (atomically: a temporary file, then a rename).
+pub fn export_onnx(model: &BertCrossEncoder, out: impl AsRef<Path>) -> Result<(), ExportError> {
+    let out = out.as_ref();
+    let err = |message: String| ExportError::Write {
+        path: out.into(),
+        message,
+    };
+    let proto = build(model).map_err(|e| err(e.to_string()))?;
+    let bytes = proto.write_to_bytes().map_err(|e| err(e.to_string()))?;
+    let tmp = out.with_extension("onnx.tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| err(e.to_string()))?;
+    std::fs::rename(&tmp, out).map_err(|e| err(e.to_string()))
+}
+
+/// Exports a candle model folder (`config.json`, `model.safetensors`, `tokenizer.json`) to an
+/// ONNX model folder (`model.onnx`, `tokenizer.json`, `config.json`) that
+/// [`crate::OnnxCrossEncoder`] loads.
+pub fn export_onnx_dir(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<(), ExportError> {
+    let (src, dst) = (src.as_ref(), dst.as_ref());
+    let model = load_bert_dir(src)?;
+    let err = |path: &Path, e: std::io::Error| ExportError::Write {
+        path: path.into(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(dst).map_err(|e| err(dst, e))?;
+    for f in ["tokenizer.json", "config.json"] {
+        let from = src.join(f);
+        if !from.exists() {
+            return Err(crate::LoadError::MissingFile { path: from }.into());
+        }
+        std::fs::copy(&from, dst.join(f)).map_err(|e| err(&dst.join(f), e))?;
+    }
+    export_onnx(&model, dst.join("model.onnx"))
+}
