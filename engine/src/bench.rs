@@ -102,3 +102,60 @@ pub fn bench_bm25(
         search_hits: Latency::from_seconds(hits),
     })
 }
+
+/// `n` real (query, passage) pairs for reranker benchmarks: query `i mod |queries|` with
+/// document `i`'s title + text, so passage lengths follow the corpus.
+pub fn bench_pairs(queries: &[Query], docs: &[Document], n: usize) -> Vec<(String, String)> {
+    if queries.is_empty() || docs.is_empty() {
+        return Vec::new();
+    }
+    (0..n)
+        .map(|i| {
+            let d = &docs[i % docs.len()];
+            (
+                queries[i % queries.len()].text.clone(),
+                crate::pipeline::passage_text(&d.title, &d.body),
+            )
+        })
+        .collect()
+}
+
+/// Seconds to score all `pairs` in one call, for each of `rounds` rounds (after one warm-up
+/// call on a few pairs). Tokenization is included.
+pub fn time_scoring(
+    model: &dyn reranker::CrossEncoder,
+    pairs: &[(String, String)],
+    rounds: usize,
+) -> Result<Vec<f64>> {
+    let refs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(q, p)| (q.as_str(), p.as_str()))
+        .collect();
+    model.score_pairs(&refs[..refs.len().min(32)])?;
+    let mut out = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        std::hint::black_box(model.score_pairs(&refs)?);
+        out.push(t.elapsed().as_secs_f64());
+    }
+    Ok(out)
+}
+
+/// Seconds to tokenize all `pairs`, for each of `rounds` rounds.
+pub fn time_tokenizer(
+    tokenizer: &reranker::PairTokenizer,
+    pairs: &[(String, String)],
+    rounds: usize,
+) -> Result<Vec<f64>> {
+    let refs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(q, p)| (q.as_str(), p.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        std::hint::black_box(tokenizer.encode_pairs(&refs)?);
+        out.push(t.elapsed().as_secs_f64());
+    }
+    Ok(out)
+}

@@ -30,7 +30,7 @@ pub use error::{Error, Result};
 pub use index::{Engine, Hit, IndexOptions, IndexStats, QuerySyntax, Score};
 pub use pipeline::{
     bm25_run, fuse, passage_text, score_candidates, search_reranked, CandidateScores,
-    RerankOptions, RerankedHit,
+    RerankOptions, RerankedHit, DEFAULT_ALPHA,
 };
 pub use reranker;
 pub use settings::Analysis;

@@ -18,6 +18,11 @@ pub fn bm25_run(engine: &Engine, queries: &[Query], depth: usize) -> Result<Run>
     Ok(run)
 }
 
+/// The default BM25 weight of the fused score, chosen on SciFact *train* queries (a seeded
+/// sample of 200, BM25 top-100 reranked by the teacher): nDCG@10 0.7489 at 0.3, against
+/// 0.7427 at 0.4 and 0.7428 at 0.5; 0.0 (the teacher alone) 0.7401, 1.0 (BM25) 0.7086.
+pub const DEFAULT_ALPHA: f64 = 0.3;
+
 /// How the rerank stage runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RerankOptions {
@@ -25,7 +30,7 @@ pub struct RerankOptions {
     pub depth: usize,
     /// Weight of BM25 in the fused score: `alpha · norm(bm25) + (1 − alpha) · norm(ce)`,
     /// each min-max normalized over the query's candidates. 0 ranks by the cross-encoder
-    /// alone, 1 by BM25 alone. Default 0.5.
+    /// alone, 1 by BM25 alone. Default [`DEFAULT_ALPHA`].
     pub alpha: f64,
 }
 
@@ -33,7 +38,7 @@ impl Default for RerankOptions {
     fn default() -> Self {
         RerankOptions {
             depth: 100,
-            alpha: 0.5,
+            alpha: DEFAULT_ALPHA,
         }
     }
 }

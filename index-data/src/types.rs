@@ -93,3 +93,65 @@ impl Run {
         self.by_query.len()
     }
 }
+
+/// A seeded, deterministic sample of `n` queries (all of them if `n` is at least their number),
+/// kept in their original order. The same seed and ids give the same sample on any machine:
+/// queries are ranked by a 64-bit FNV-1a hash of the seed and their id.
+pub fn sample_queries(queries: Vec<Query>, n: usize, seed: u64) -> Vec<Query> {
+    if n >= queries.len() {
+        return queries;
+    }
+    let hash = |id: &str| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in seed.to_le_bytes().iter().chain(id.as_bytes()) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    };
+    let mut ranked: Vec<(u64, usize)> = queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (hash(&q.id), i))
+        .collect();
+    ranked.sort_unstable();
+    let mut keep: Vec<usize> = ranked[..n].iter().map(|&(_, i)| i).collect();
+    keep.sort_unstable();
+    let mut keep = keep.into_iter().peekable();
+    queries
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, q)| {
+            if keep.peek() == Some(&i) {
+                keep.next();
+                Some(q)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_is_seeded_and_keeps_order() {
+        let qs: Vec<Query> = (0..50)
+            .map(|i| Query {
+                id: i.to_string(),
+                text: String::new(),
+            })
+            .collect();
+        let a = sample_queries(qs.clone(), 10, 1);
+        let b = sample_queries(qs.clone(), 10, 1);
+        let c = sample_queries(qs.clone(), 10, 2);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 10);
+        let ids: Vec<usize> = a.iter().map(|q| q.id.parse().unwrap()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(sample_queries(qs.clone(), 99, 1).len(), 50);
+    }
+}

@@ -96,6 +96,24 @@ impl BertConfig {
         Ok(())
     }
 
+    /// The shape of MiniLM-L12-H384 (the teacher, ms-marco-MiniLM-L-12-v2): 12 layers,
+    /// hidden 384, 12 heads, intermediate 1536, BERT's uncased vocabulary.
+    pub fn minilm_l12_h384() -> Self {
+        BertConfig {
+            vocab_size: 30522,
+            hidden_size: 384,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            intermediate_size: 1536,
+            hidden_act: Activation::Gelu,
+            hidden_dropout_prob: 0.1,
+            attention_probs_dropout_prob: 0.1,
+            max_position_embeddings: 512,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+        }
+    }
+
     /// The config as an HF `config.json` for a one-logit `BertForSequenceClassification`.
     pub fn to_hf_json(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).expect("config serializes");

@@ -147,3 +147,28 @@ impl CrossEncoder for CandleCrossEncoder {
         &self.info
     }
 }
+
+/// Writes a candle model folder (`config.json`, `model.safetensors` with HF names and a
+/// `bert.` prefix, a copy of `tokenizer`) holding a freshly initialized model of shape `cfg`:
+/// for tests and speed measurements, where the weights' values do not matter.
+pub fn save_random_model(
+    cfg: &BertConfig,
+    tokenizer: &Path,
+    out: &Path,
+) -> Result<(), crate::ExportError> {
+    let err = |message: String| crate::ExportError::Write {
+        path: out.into(),
+        message,
+    };
+    let varmap = candle_nn::VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    BertCrossEncoder::load(cfg, vb, true).map_err(|e| err(e.to_string()))?;
+    std::fs::create_dir_all(out).map_err(|e| err(e.to_string()))?;
+    varmap
+        .save(out.join("model.safetensors"))
+        .map_err(|e| err(e.to_string()))?;
+    let json = serde_json::to_string_pretty(&cfg.to_hf_json()).map_err(|e| err(e.to_string()))?;
+    std::fs::write(out.join("config.json"), json).map_err(|e| err(e.to_string()))?;
+    std::fs::copy(tokenizer, out.join("tokenizer.json")).map_err(|e| err(e.to_string()))?;
+    Ok(())
+}

@@ -34,7 +34,9 @@ mod models;
 mod onnx;
 mod tokenize;
 
-pub use crate::candle::{has_bert_prefix, load_bert_dir, read_config, CandleCrossEncoder};
+pub use crate::candle::{
+    has_bert_prefix, load_bert_dir, read_config, save_random_model, CandleCrossEncoder,
+};
 pub use bert::{BertConfig, BertCrossEncoder};
 pub use cache::{CachedCrossEncoder, ScoreCache};
 pub use error::{ExportError, LoadError, ScoreError};

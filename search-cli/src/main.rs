@@ -15,6 +15,7 @@ use engine::{Analysis, Engine, IndexOptions, QuerySyntax, RerankOptions};
 use index_data::{DocumentFormat, JsonlFields, QrelsFormat};
 use reranker::{Backend, CachedCrossEncoder, CrossEncoder, RerankerOptions, ScoreCache};
 
+mod bench;
 mod output;
 
 /// An embedded BM25 search engine with trec_eval-exact evaluation.
@@ -37,6 +38,9 @@ enum Command {
     Delete(DeleteArgs),
     /// Measure indexing throughput and query latency on a collection.
     Bench(BenchArgs),
+    /// Measure reranking throughput: this project's ONNX backend against Python onnxruntime on
+    /// the same pairs, the candle backend, and the tokenizer.
+    BenchRerank(bench::BenchRerankArgs),
 }
 
 #[derive(Args)]
@@ -93,7 +97,7 @@ struct QueryArgs {
     #[arg(long, default_value_t = 100)]
     depth: usize,
     /// Weight of BM25 in the fused score (0: the cross-encoder alone).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = engine::DEFAULT_ALPHA)]
     alpha: f64,
     /// The query text.
     text: String,
@@ -170,7 +174,7 @@ struct EvalArgs {
     model: ModelArgs,
     /// With --rerank: BM25 weights of the fused score to evaluate, comma-separated
     /// (0: the cross-encoder alone).
-    #[arg(long, value_delimiter = ',', default_value = "0.5")]
+    #[arg(long, value_delimiter = ',', default_values_t = [engine::DEFAULT_ALPHA])]
     alpha: Vec<f64>,
     /// With --rerank: do not read or write the score cache (`<index>/score-cache.tsv`).
     #[arg(long)]
@@ -184,6 +188,12 @@ struct EvalArgs {
     /// Write the run in TREC format to this file.
     #[arg(long)]
     run_out: Option<PathBuf>,
+    /// Evaluate a seeded sample of this many judged queries instead of all of them.
+    #[arg(long)]
+    sample: Option<usize>,
+    /// The seed of --sample.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     /// Print per-query values too.
     #[arg(long)]
     per_query: bool,
@@ -231,6 +241,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval(a),
         Command::Delete(a) => delete(a),
         Command::Bench(a) => bench(a),
+        Command::BenchRerank(a) => bench::bench_rerank(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -338,6 +349,10 @@ fn eval(a: EvalArgs) -> Result<()> {
         .into_iter()
         .filter(|q| qrels.get(&q.id).is_some())
         .collect();
+    let queries = match a.sample {
+        Some(n) => index_data::sample_queries(queries, n, a.seed),
+        None => queries,
+    };
     if queries.is_empty() {
         bail!(
             "no query of {} is judged in {}",

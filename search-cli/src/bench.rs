@@ -1,0 +1,182 @@
+//! `search-cli bench-rerank`: reranking throughput, Rust and Python side by side.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use engine::bench::{bench_pairs, time_scoring, time_tokenizer};
+use reranker::{CandleCrossEncoder, OnnxCrossEncoder, PairTokenizer, RerankerOptions};
+
+#[derive(Args)]
+pub struct BenchRerankArgs {
+    /// A BEIR folder: its queries and corpus make the pairs.
+    #[arg(long, default_value = "../shared/datasets/scifact")]
+    dataset: PathBuf,
+    /// The ONNX model (folder or fetched name).
+    #[arg(long, default_value = "teacher")]
+    model: String,
+    /// How many (query, passage) pairs.
+    #[arg(long, default_value_t = 1000)]
+    pairs: usize,
+    /// Pairs for the candle backend (slower; 0 to skip).
+    #[arg(long, default_value_t = 256)]
+    candle_pairs: usize,
+    /// The longest pair in tokens.
+    #[arg(long, default_value_t = 256)]
+    max_len: usize,
+    /// Pairs per forward pass.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Inference threads, on both sides.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Timed rounds per side (alternating Rust and Python).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Skip the Python onnxruntime side.
+    #[arg(long)]
+    no_python: bool,
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+pub fn bench_rerank(a: BenchRerankArgs) -> Result<()> {
+    let dataset = index_data::BeirDataset::new(&a.dataset);
+    let queries = index_data::read_queries(dataset.root())?;
+    let docs: Vec<_> = dataset
+        .corpus()?
+        .take(a.pairs)
+        .collect::<index_data::Result<_>>()?;
+    let pairs = bench_pairs(&queries, &docs, a.pairs);
+    let model_dir = reranker::resolve_model(&a.model)?;
+    let options = RerankerOptions {
+        max_len: a.max_len,
+        batch_size: a.batch,
+        num_threads: Some(a.threads),
+        ..Default::default()
+    };
+    println!(
+        "{} pairs from {}, model {}, max_len {}, batch {}, {} threads",
+        pairs.len(),
+        a.dataset.display(),
+        model_dir.display(),
+        a.max_len,
+        a.batch,
+        a.threads
+    );
+
+    // Tokenizer alone.
+    let tok = PairTokenizer::from_file(model_dir.join("tokenizer.json"), a.max_len)?;
+    let t = median(time_tokenizer(&tok, &pairs, a.rounds)?);
+    println!("tokenizer (Rust): {:.0} pairs/s", pairs.len() as f64 / t);
+
+    // Rust and Python, alternating rounds so both see the same machine load.
+    let onnx = OnnxCrossEncoder::load(&model_dir, &options)?;
+    let pairs_file = tempfile::NamedTempFile::new()?;
+    {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(pairs_file.as_file());
+        for (q, p) in &pairs {
+            let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+            writeln!(w, "{}\t{}", clean(q), clean(p))?;
+        }
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench_python_ort.sh");
+    let mut rust = Vec::new();
+    let mut python = Vec::new();
+    for _ in 0..a.rounds {
+        rust.extend(time_scoring(&onnx, &pairs, 1)?);
+        if !a.no_python {
+            let out = Command::new("bash")
+                .arg(&script)
+                .arg("--model")
+                .arg(&model_dir)
+                .arg("--pairs")
+                .arg(pairs_file.path())
+                .args(["--max-len", &a.max_len.to_string()])
+                .args(["--batch", &a.batch.to_string()])
+                .args(["--threads", &a.threads.to_string()])
+                .args(["--rounds", "1"])
+                .output()
+                .with_context(|| format!("running {}", script.display()))?;
+            if !out.status.success() {
+                bail!(
+                    "the Python benchmark failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let v: serde_json::Value = serde_json::from_str(line)?;
+                python.push(
+                    v["seconds"]
+                        .as_f64()
+                        .context("no seconds in Python output")?,
+                );
+            }
+        }
+    }
+    let n = pairs.len() as f64;
+    let rust_rate = n / median(rust.clone());
+    println!(
+        "ort (Rust, this project):  {:.1} pairs/s (median of {} rounds: {:?} s)",
+        rust_rate,
+        rust.len(),
+        rust.iter()
+            .map(|s| (s * 100.0).round() / 100.0)
+            .collect::<Vec<_>>()
+    );
+    if !python.is_empty() {
+        let py_rate = n / median(python.clone());
+        println!(
+            "onnxruntime (Python):      {:.1} pairs/s (median of {} rounds: {:?} s)",
+            py_rate,
+            python.len(),
+            python
+                .iter()
+                .map(|s| (s * 100.0).round() / 100.0)
+                .collect::<Vec<_>>()
+        );
+        println!("ratio Rust / Python: {:.3}", rust_rate / py_rate);
+    }
+
+    // candle on a model of the same shape, if the folder has a candle config (else random
+    // weights of the teacher's shape: speed does not depend on the values).
+    if a.candle_pairs > 0 {
+        let dir = tempfile::tempdir()?;
+        let shape_dir = candle_model_of_shape(&model_dir, &dir.path().join("candle"))?;
+        let candle = CandleCrossEncoder::load(&shape_dir, &options)?;
+        let sub = &pairs[..a.candle_pairs.min(pairs.len())];
+        let t = median(time_scoring(&candle, sub, a.rounds.min(2))?);
+        let candle_rate = sub.len() as f64 / t;
+        println!(
+            "candle (Rust, same shape, f32): {:.1} pairs/s on {} pairs",
+            candle_rate,
+            sub.len(),
+        );
+        // The same f32 weights exported to ONNX: ort against candle on equal terms (the
+        // fetched teacher is int8-quantized, which alone makes it faster).
+        let onnx_dir = dir.path().join("onnx");
+        reranker::export_onnx_dir(&shape_dir, &onnx_dir)?;
+        let exported = OnnxCrossEncoder::load(&onnx_dir, &options)?;
+        let t = median(time_scoring(&exported, sub, a.rounds.min(2))?);
+        println!(
+            "ort (Rust) on the same f32 weights, exported: {:.1} pairs/s; ort / candle: {:.2}",
+            sub.len() as f64 / t,
+            sub.len() as f64 / t / candle_rate
+        );
+    }
+    Ok(())
+}
+
+/// A candle model folder of the ONNX model's shape: its own `config.json` if it has one,
+/// else the teacher's (MiniLM-L12-H384), with random weights.
+fn candle_model_of_shape(model_dir: &std::path::Path, out: &std::path::Path) -> Result<PathBuf> {
+    let cfg = reranker::read_config(model_dir.join("config.json"))
+        .unwrap_or_else(|_| reranker::BertConfig::minilm_l12_h384());
+    reranker::save_random_model(&cfg, &model_dir.join("tokenizer.json"), out)?;
+    Ok(out.to_path_buf())
+}
