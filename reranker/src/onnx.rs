@@ -110,8 +110,10 @@ impl OnnxCrossEncoder {
         let session = Session::builder(env)
             .map_err(|e| corrupt(e.to_string()))?
             .with_optimization_level(GraphOptimizationLevel::Level3)
-            .and_then(|b| b.with_intra_threads(threads))
-            .and_then(|b| b.with_inter_threads(1))
+            .map_err(|e| corrupt(e.to_string()))?
+            .with_intra_threads(threads)
+            .map_err(|e| corrupt(e.to_string()))?
+            .with_inter_threads(1)
             .map_err(|e| corrupt(e.to_string()))?
             .commit_from_file(&model_path)
             .map_err(|e| corrupt(e.to_string()))?;

@@ -265,3 +265,101 @@ fn killed_indexing_leaves_a_usable_index() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(engine::Engine::open(&idx).unwrap().num_docs(), total as u64);
 }
+
+#[test]
+fn rerank_query_and_eval_with_the_teacher() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("idx");
+    let o = run(&[
+        "index",
+        "--index",
+        s(&idx),
+        "--format",
+        "smart",
+        s(&shared("cisi/CISI.ALL")),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&[
+        "query",
+        "--index",
+        s(&idx),
+        "--rerank",
+        "teacher",
+        "--depth",
+        "10",
+        "-k",
+        "3",
+        "--json",
+        "--threads",
+        "2",
+        "computerized information retrieval systems",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let hits = v["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 3);
+    for h in hits {
+        assert!(h["ce"].as_f64().unwrap().is_finite());
+        let fused = h["score"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&fused), "{fused}");
+    }
+    assert!(hits[0]["score"].as_f64() >= hits[1]["score"].as_f64());
+
+    // eval: BM25, the model alone and fused rows; the second run reads the score cache.
+    let (qry, rel) = (shared("cisi/CISI.QRY"), shared("cisi/CISI.REL"));
+    let args = [
+        "eval",
+        "--index",
+        s(&idx),
+        "--queries",
+        s(&qry),
+        "--qrels",
+        s(&rel),
+        "--rerank",
+        "teacher",
+        "--depth",
+        "5",
+        "--sample",
+        "4",
+        "--alpha",
+        "0.3,0.5",
+        "--threads",
+        "2",
+        "--json",
+    ];
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = v["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["system"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "bm25",
+            "teacher alone",
+            "bm25+teacher a=0.3",
+            "bm25+teacher a=0.5"
+        ]
+    );
+    assert_eq!(v["queries"], 4);
+    let cache = std::fs::read_to_string(idx.join("score-cache.tsv")).unwrap();
+    assert_eq!(cache.lines().count(), 20);
+    let again = run(&args);
+    assert_eq!(again.stdout, o.stdout, "cached scores give the same result");
+    assert_eq!(
+        std::fs::read_to_string(idx.join("score-cache.tsv"))
+            .unwrap()
+            .lines()
+            .count(),
+        20,
+        "nothing was scored twice"
+    );
+
+    // Unknown model: one clear line.
+    let o = run(&["query", "--index", s(&idx), "--rerank", "nope", "x"]);
+    assert_clean_failure(&o, "no model `nope`");
+}
