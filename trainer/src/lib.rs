@@ -1,1 +1,4 @@
-//! Distillation trainer. Filled in by the trainer issue.
+//! Distillation trainer: teacher scores → student cross-encoder.
+#![deny(missing_docs)]
+
+pub mod loss;
