@@ -363,6 +363,52 @@ impl Engine {
         }
     }
 
+    /// A seeded sample of up to `n` visible documents: those whose 64-bit FNV-1a hash of
+    /// (seed, id) is smallest, so the same seed and index give the same sample. Reads ids from
+    /// the columnar field and loads only the chosen documents.
+    pub fn sample_documents(&self, n: usize, seed: u64) -> Result<Vec<Document>> {
+        use std::collections::BinaryHeap;
+        let searcher = self.reader.searcher();
+        let mut heap: BinaryHeap<(u64, u32, u32)> = BinaryHeap::new();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let column = segment.fast_fields().str("id")?.ok_or_else(|| {
+                Error::InvalidArgument("the index has no columnar id field".into())
+            })?;
+            let mut id = String::new();
+            for doc in segment.doc_ids_alive() {
+                id.clear();
+                if let Some(o) = column.term_ords(doc).next() {
+                    column.ord_to_str(o, &mut id).map_err(|e| Error::Io {
+                        path: self.path.clone(),
+                        source: e,
+                    })?;
+                }
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+                for b in seed.to_le_bytes().iter().chain(id.as_bytes()) {
+                    h ^= u64::from(*b);
+                    h = h.wrapping_mul(0x0100_0000_01b3);
+                }
+                heap.push((h, ord as u32, doc));
+                if heap.len() > n {
+                    heap.pop();
+                }
+            }
+        }
+        let mut chosen = heap.into_sorted_vec();
+        chosen.sort_by_key(|&(h, _, _)| h);
+        chosen
+            .into_iter()
+            .map(|(_, ord, doc)| {
+                let hit = self.load_hit(&searcher, DocAddress::new(ord, doc), 0.0)?;
+                Ok(Document {
+                    id: hit.id,
+                    title: hit.title,
+                    body: hit.text,
+                })
+            })
+            .collect()
+    }
+
     /// Indexes a stream of documents (upserting by id), committing at the end and, if asked,
     /// every [`IndexOptions::commit_every`] documents. `progress` is called after each document.
     ///

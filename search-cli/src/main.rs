@@ -41,6 +41,8 @@ enum Command {
     /// Measure reranking throughput: this project's ONNX backend against Python onnxruntime on
     /// the same pairs, the candle backend, and the tokenizer.
     BenchRerank(bench::BenchRerankArgs),
+    /// Distil the teacher into a small student on this index's documents (and judgments).
+    Retrain(RetrainArgs),
 }
 
 #[derive(Args)]
@@ -203,6 +205,88 @@ struct EvalArgs {
 }
 
 #[derive(Args)]
+struct RetrainArgs {
+    /// The index with the documents to train on.
+    #[arg(long)]
+    index: PathBuf,
+    /// Judged training queries (as for eval); their judgments come from --qrels.
+    #[arg(long, requires = "qrels")]
+    queries: Option<PathBuf>,
+    /// Judgments of the training queries (a file, or a folder with <split>.tsv).
+    #[arg(long, requires = "queries")]
+    qrels: Option<PathBuf>,
+    /// The split, when --qrels is a folder. Never train on test queries.
+    #[arg(long, default_value = "train")]
+    split: String,
+    /// Also make this many pseudo-queries from the corpus (title or a random sentence).
+    #[arg(long, default_value_t = 0)]
+    pseudo_queries: usize,
+    /// Fraction of the judged queries held out as dev queries.
+    #[arg(long, default_value_t = 0.2)]
+    dev_fraction: f64,
+    /// The teacher: a model folder or a fetched name.
+    #[arg(long, default_value = "teacher")]
+    teacher: String,
+    /// The student's starting checkpoint (folder or fetched name: splade-tiny, minilm-l6).
+    #[arg(long, default_value = "splade-tiny")]
+    init: String,
+    /// Keep only these layers of the checkpoint, e.g. 0,2.
+    #[arg(long, value_delimiter = ',')]
+    layers: Option<Vec<usize>>,
+    /// Keep only the first k layers (shorthand for --layers 0,...,k-1).
+    #[arg(long, conflicts_with = "layers")]
+    num_layers: Option<usize>,
+    /// The loss: ckl, kl, margin-mse, ce.
+    #[arg(long, default_value = "ckl")]
+    loss: trainer::LossKind,
+    /// CKL γ.
+    #[arg(long, default_value_t = 1.0)]
+    gamma: f64,
+    /// CKL β.
+    #[arg(long, default_value_t = 0.5)]
+    beta: f64,
+    /// Temperature of KL and CKL.
+    #[arg(long, default_value_t = 1.0)]
+    tau: f64,
+    /// Let CKL's gradients flow through its weights.
+    #[arg(long)]
+    attach_weights: bool,
+    /// Passes over the training groups.
+    #[arg(long, default_value_t = 6)]
+    epochs: usize,
+    /// Peak learning rate (10% warmup, then linear decay).
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Query groups per step.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Candidates per group: 1 positive + sampled BM25 negatives.
+    #[arg(long, default_value_t = 16)]
+    group_size: usize,
+    /// BM25 candidates per training query.
+    #[arg(long, default_value_t = 30)]
+    depth: usize,
+    /// Longest pair in tokens.
+    #[arg(long, default_value_t = 256)]
+    max_len: usize,
+    /// Seed of the dev split, batch order and negative sampling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Evaluate on dev (and checkpoint) every this many steps (0: each epoch).
+    #[arg(long, default_value_t = 0)]
+    eval_every: usize,
+    /// Teacher threads.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Rebuild the training groups even if OUT/groups.jsonl exists.
+    #[arg(long)]
+    rebuild_groups: bool,
+    /// The output folder (a student `query --rerank OUT` loads; resumes if it holds a run).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
 struct DeleteArgs {
     /// The index folder.
     #[arg(long)]
@@ -242,6 +326,7 @@ fn main() -> ExitCode {
         Command::Delete(a) => delete(a),
         Command::Bench(a) => bench(a),
         Command::BenchRerank(a) => bench::bench_rerank(a),
+        Command::Retrain(a) => retrain(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -429,6 +514,67 @@ fn score_with_progress(
     })?;
     bar.finish_and_clear();
     Ok(scores)
+}
+
+fn retrain(a: RetrainArgs) -> Result<()> {
+    let labeled = match (&a.queries, &a.qrels) {
+        (Some(q), Some(r)) => {
+            if a.split == "test" {
+                bail!("refusing to train on test queries (--split test)");
+            }
+            let qrels = index_data::load_qrels(r, Some(&a.split), None)?;
+            Some((index_data::read_queries(q)?, qrels))
+        }
+        _ => None,
+    };
+    let init = reranker::resolve_model(&a.init)?;
+    let layers = match (a.layers, a.num_layers) {
+        (Some(l), _) => Some(l),
+        (None, Some(k)) => Some((0..k).collect()),
+        (None, None) => None,
+    };
+    let options = trainer::RetrainOptions {
+        index: a.index,
+        labeled,
+        pseudo_queries: a.pseudo_queries,
+        dev_fraction: a.dev_fraction,
+        teacher: a.teacher,
+        teacher_options: RerankerOptions {
+            max_len: a.max_len,
+            num_threads: a.threads,
+            ..Default::default()
+        },
+        depth: a.depth,
+        score_cache: None,
+        rebuild_groups: a.rebuild_groups,
+        train: trainer::TrainConfig {
+            loss: a.loss,
+            gamma: a.gamma,
+            beta: a.beta,
+            tau: a.tau,
+            attach_weights: a.attach_weights,
+            epochs: a.epochs,
+            lr: a.lr,
+            batch: a.batch,
+            group_size: a.group_size,
+            max_len: a.max_len,
+            seed: a.seed,
+            eval_every: a.eval_every,
+            init,
+            layers,
+            ..Default::default()
+        },
+        out: a.out.clone(),
+    };
+    let bar = output::stage_bar();
+    let state = trainer::retrain(&options, &mut |stage, done, total| {
+        bar.set_message(stage.to_string());
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    output::print_training(&state, &a.out);
+    Ok(())
 }
 
 fn delete(a: DeleteArgs) -> Result<()> {

@@ -250,3 +250,40 @@ pub fn print_bench(reports: &[BenchReport], queries: usize, k: usize) {
         );
     }
 }
+
+/// A bar whose message names the stage (scoring, training).
+pub fn stage_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:8} {bar:30} {pos}/{len} ({per_sec}, {eta} left)")
+            .expect("valid template"),
+    );
+    bar
+}
+
+pub fn print_training(state: &trainer::TrainState, out: &std::path::Path) {
+    println!(
+        "trained {} steps on {} groups ({} dropped), loss {:?}",
+        state.step, state.groups, state.groups_dropped, state.config.loss
+    );
+    for e in &state.history {
+        println!(
+            "  step {:>5}  loss {:.4}  pairs {:>7}  {:>7.1} s  ({:.1} pairs/s)  dev nDCG@10 alone {}  fused {}",
+            e.step,
+            e.loss,
+            e.pairs,
+            e.seconds,
+            e.pairs as f64 / e.seconds.max(1e-9),
+            e.dev_ndcg10.map_or("-".into(), |v| format!("{v:.4}")),
+            e.dev_ndcg10_fused.map_or("-".into(), |v| format!("{v:.4}")),
+        );
+    }
+    if let Some((best, step)) = state.best {
+        println!("best dev nDCG@10 {best:.4} at step {step}");
+    }
+    println!(
+        "student: {} (use: search-cli query --rerank {})",
+        out.display(),
+        out.display()
+    );
+}

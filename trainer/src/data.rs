@@ -1,0 +1,268 @@
+//! Distillation data: training queries (labeled or pseudo), BM25 hard negatives, teacher
+//! scores.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use engine::{passage_text, Engine};
+use index_data::{Qrels, Query};
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use reranker::CrossEncoder;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Where a training query comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A judged query with its relevant documents.
+    Labeled,
+    /// Made from a document of the corpus, which is its positive.
+    Pseudo,
+}
+
+/// A query to train on, with its positives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainQuery {
+    /// The query id (`pseudo:<doc id>` for pseudo-queries).
+    pub id: String,
+    /// The query text.
+    pub text: String,
+    /// Ids of its relevant documents.
+    pub positives: Vec<String>,
+    /// Where it comes from.
+    pub source: Source,
+}
+
+/// The judged queries that have at least one relevant document (level ≥ 1).
+pub fn labeled_queries(queries: &[Query], qrels: &Qrels) -> Vec<TrainQuery> {
+    queries
+        .iter()
+        .filter_map(|q| {
+            let j = qrels.get(&q.id)?;
+            let mut positives: Vec<String> = j
+                .iter()
+                .filter(|(_, &l)| l >= 1)
+                .map(|(d, _)| d.clone())
+                .collect();
+            positives.sort();
+            (!positives.is_empty()).then(|| TrainQuery {
+                id: q.id.clone(),
+                text: q.text.clone(),
+                positives,
+                source: Source::Labeled,
+            })
+        })
+        .collect()
+}
+
+/// Splits queries into (train, dev): a seeded `dev_fraction` of them is held out.
+pub fn split_dev(
+    queries: Vec<TrainQuery>,
+    dev_fraction: f64,
+    seed: u64,
+) -> (Vec<TrainQuery>, Vec<TrainQuery>) {
+    let n_dev = ((queries.len() as f64) * dev_fraction).round() as usize;
+    let as_query: Vec<Query> = queries
+        .iter()
+        .map(|q| Query {
+            id: q.id.clone(),
+            text: String::new(),
+        })
+        .collect();
+    let dev_ids: HashSet<String> = index_data::sample_queries(as_query, n_dev, seed)
+        .into_iter()
+        .map(|q| q.id)
+        .collect();
+    queries.into_iter().partition(|q| !dev_ids.contains(&q.id))
+}
+
+/// Pseudo-queries from the corpus itself, for users without judgments: for a seeded sample of
+/// `n` documents, the query is the document's title when it has 4 to 30 words, else one of
+/// its body sentences (4 to 40 words) drawn at random; that document is the positive.
+/// Documents with neither are skipped.
+pub fn pseudo_queries(engine: &Engine, n: usize, seed: u64) -> Result<Vec<TrainQuery>> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed_9e3d);
+    let docs = engine.sample_documents(n, seed)?;
+    let words = |s: &str| s.split_whitespace().count();
+    let mut out = Vec::new();
+    for d in docs {
+        let title = d.title.trim();
+        let text = if (4..=30).contains(&words(title)) {
+            Some(title.to_owned())
+        } else {
+            let sentences: Vec<&str> = d
+                .body
+                .split(['.', '?', '!'])
+                .map(str::trim)
+                .filter(|s| (4..=40).contains(&words(s)))
+                .collect();
+            sentences.choose(&mut rng).map(|s| s.to_string())
+        };
+        if let Some(text) = text {
+            out.push(TrainQuery {
+                id: format!("pseudo:{}", d.id),
+                text,
+                positives: vec![d.id],
+                source: Source::Pseudo,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// One candidate document of a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The document id.
+    pub doc_id: String,
+    /// Title + text, as the cross-encoders read it.
+    pub text: String,
+    /// Whether it is a labeled positive.
+    pub positive: bool,
+    /// The teacher's logit for (query, text).
+    pub teacher: f32,
+}
+
+/// A query with its candidates: BM25's top `depth`, plus positives BM25 missed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    /// The query id.
+    pub query_id: String,
+    /// The query text.
+    pub query: String,
+    /// Where the query comes from.
+    pub source: Source,
+    /// Candidates, positives and negatives.
+    pub candidates: Vec<Candidate>,
+}
+
+/// What [`build_groups`] kept and skipped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataStats {
+    /// Groups built.
+    pub groups: usize,
+    /// Pairs scored (or read from the cache) by the teacher.
+    pub pairs: usize,
+    /// Positives BM25 did not retrieve, added to their group.
+    pub positives_added: usize,
+    /// Queries skipped: none of their positives is in the index.
+    pub skipped_no_positive: usize,
+    /// Queries skipped: fewer than 2 negatives.
+    pub skipped_few_negatives: usize,
+    /// Candidates dropped: empty document text.
+    pub dropped_empty: usize,
+    /// Candidates dropped: a NaN or infinite teacher score.
+    pub dropped_bad_score: usize,
+}
+
+/// Builds one group per query: BM25 top `depth` as hard negatives (positives among them
+/// flagged), missing positives added from the index, and the teacher's score for each pair.
+/// Pass a [`reranker::CachedCrossEncoder`] as `teacher` to keep scores on disk and resume.
+pub fn build_groups(
+    engine: &Engine,
+    teacher: &dyn CrossEncoder,
+    queries: &[TrainQuery],
+    depth: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Vec<Group>, DataStats)> {
+    let mut stats = DataStats::default();
+    let mut groups = Vec::new();
+    for (qi, q) in queries.iter().enumerate() {
+        let positives: HashSet<&str> = q.positives.iter().map(String::as_str).collect();
+        let mut cands: Vec<Candidate> = Vec::new();
+        let mut seen = HashSet::new();
+        for h in engine.search(&q.text, depth)? {
+            seen.insert(h.id.clone());
+            cands.push(Candidate {
+                positive: positives.contains(h.id.as_str()),
+                text: passage_text(&h.title, &h.text),
+                doc_id: h.id,
+                teacher: f32::NAN,
+            });
+        }
+        for p in &q.positives {
+            if seen.contains(p) {
+                continue;
+            }
+            if let Some(d) = engine.get(p)? {
+                stats.positives_added += 1;
+                cands.push(Candidate {
+                    doc_id: d.id,
+                    text: passage_text(&d.title, &d.body),
+                    positive: true,
+                    teacher: f32::NAN,
+                });
+            }
+        }
+        let before = cands.len();
+        cands.retain(|c| !c.text.trim().is_empty());
+        stats.dropped_empty += before - cands.len();
+        if !cands.iter().any(|c| c.positive) {
+            stats.skipped_no_positive += 1;
+            progress(qi + 1, queries.len());
+            continue;
+        }
+        let refs: Vec<&str> = cands.iter().map(|c| c.text.as_str()).collect();
+        let scores = teacher.score(&q.text, &refs)?;
+        stats.pairs += scores.len();
+        for (c, s) in cands.iter_mut().zip(scores) {
+            c.teacher = s;
+        }
+        let before = cands.len();
+        cands.retain(|c| c.teacher.is_finite());
+        stats.dropped_bad_score += before - cands.len();
+        if !cands.iter().any(|c| c.positive) {
+            stats.skipped_no_positive += 1;
+        } else if cands.iter().filter(|c| !c.positive).count() < 2 {
+            stats.skipped_few_negatives += 1;
+        } else {
+            groups.push(Group {
+                query_id: q.id.clone(),
+                query: q.text.clone(),
+                source: q.source,
+                candidates: cands,
+            });
+        }
+        progress(qi + 1, queries.len());
+    }
+    stats.groups = groups.len();
+    Ok((groups, stats))
+}
+
+/// Draws a training group of `size`: one positive and `size − 1` negatives, sampled without
+/// replacement (all negatives if there are fewer). The positive comes first.
+pub fn sample_group<'a, R: Rng>(g: &'a Group, size: usize, rng: &mut R) -> Vec<&'a Candidate> {
+    let pos: Vec<&Candidate> = g.candidates.iter().filter(|c| c.positive).collect();
+    let neg: Vec<&Candidate> = g.candidates.iter().filter(|c| !c.positive).collect();
+    let mut out = vec![*pos.choose(rng).expect("groups have a positive")];
+    out.extend(neg.choose_multiple(rng, size.saturating_sub(1)).copied());
+    out
+}
+
+/// Writes groups as JSON Lines (atomically).
+pub fn save_groups(path: &Path, groups: &[Group]) -> Result<()> {
+    let mut text = String::new();
+    for g in groups {
+        text.push_str(&serde_json::to_string(g).map_err(|e| Error::Data(e.to_string()))?);
+        text.push('\n');
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// Reads groups written by [`save_groups`].
+pub fn load_groups(path: &Path) -> Result<Vec<Group>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map_err(|e| Error::Data(format!("{}:{}: {e}", path.display(), i + 1)))
+        })
+        .collect()
+}

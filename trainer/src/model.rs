@@ -1,0 +1,142 @@
+//! The student: a [`BertCrossEncoder`] over a `VarMap`, initialized from a checkpoint folder.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use reranker::{BertConfig, BertCrossEncoder};
+
+use crate::error::{Error, Result};
+
+/// A trainable student and what it was initialized from.
+pub struct Student {
+    /// The trainable parameters, named as in HF checkpoints with the `bert.` prefix.
+    pub varmap: VarMap,
+    /// The model over `varmap` (its forward pass records gradients).
+    pub model: BertCrossEncoder,
+    /// Its shape.
+    pub config: BertConfig,
+    /// How many parameters were copied from the checkpoint, and how many were new.
+    pub loaded: usize,
+    /// Parameters freshly initialized (e.g. the pooler and classifier of an MLM checkpoint).
+    pub fresh: Vec<String>,
+}
+
+/// Builds a student from `init` (`config.json` + `model.safetensors`, with or without the
+/// `bert.` prefix, LayerNorm weight/bias or gamma/beta). `layers`: which of the checkpoint's
+/// layers to keep, in order (all if `None`). Tensors the checkpoint lacks (the pooler and
+/// classifier of an MLM or sentence-embedding model) are initialized as HF does.
+pub fn student_from_checkpoint(init: &Path, layers: Option<&[usize]>) -> Result<Student> {
+    let mut config = reranker::read_config(init.join("config.json"))?;
+    let source_layers: Vec<usize> = match layers {
+        Some(l) => l.to_vec(),
+        None => (0..config.num_hidden_layers).collect(),
+    };
+    if let Some(&bad) = source_layers
+        .iter()
+        .find(|&&l| l >= config.num_hidden_layers)
+    {
+        return Err(Error::Data(format!(
+            "layer {bad} does not exist: {} has {} layers",
+            init.display(),
+            config.num_hidden_layers
+        )));
+    }
+    if source_layers.is_empty() {
+        return Err(Error::Data("keep at least one layer".into()));
+    }
+    let weights = init.join("model.safetensors");
+    let tensors = candle_core::safetensors::load(&weights, &Device::Cpu).map_err(|e| {
+        Error::Load(reranker::LoadError::Corrupt {
+            path: weights.clone(),
+            message: e.to_string(),
+        })
+    })?;
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let model = BertCrossEncoder::load(
+        &BertConfig {
+            num_hidden_layers: source_layers.len(),
+            ..config.clone()
+        },
+        vb,
+        true,
+    )?;
+    config.num_hidden_layers = source_layers.len();
+    let mut loaded = 0;
+    let mut fresh = Vec::new();
+    for (name, var) in varmap.data().lock().expect("varmap lock").iter() {
+        match find_source(name, &tensors, &source_layers) {
+            Some(t) => {
+                if t.dims() != var.dims() {
+                    return Err(Error::Data(format!(
+                        "{}: tensor for {name} has shape {:?}, the model needs {:?}",
+                        weights.display(),
+                        t.dims(),
+                        var.dims()
+                    )));
+                }
+                var.set(&t.to_dtype(DType::F32)?)?;
+                loaded += 1;
+            }
+            None => fresh.push(name.clone()),
+        }
+    }
+    fresh.sort();
+    if loaded == 0 {
+        return Err(Error::Data(format!(
+            "{}: no tensor matches a BERT encoder",
+            weights.display()
+        )));
+    }
+    Ok(Student {
+        varmap,
+        model,
+        config,
+        loaded,
+        fresh,
+    })
+}
+
+/// The checkpoint tensor for one of our parameter names: layer index remapped, `bert.`
+/// prefix optional, LayerNorm `gamma`/`beta` accepted.
+fn find_source<'a>(
+    name: &str,
+    tensors: &'a HashMap<String, Tensor>,
+    layers: &[usize],
+) -> Option<&'a Tensor> {
+    let mut name = name.to_owned();
+    if let Some(rest) = name.strip_prefix("bert.encoder.layer.") {
+        let (idx, tail) = rest.split_once('.')?;
+        let i: usize = idx.parse().ok()?;
+        name = format!("bert.encoder.layer.{}.{tail}", layers.get(i)?);
+    }
+    let mut candidates = vec![name.clone()];
+    if let Some(bare) = name.strip_prefix("bert.") {
+        candidates.push(bare.to_owned());
+    }
+    for c in candidates.clone() {
+        if c.ends_with("LayerNorm.weight") {
+            candidates.push(c.replace("LayerNorm.weight", "LayerNorm.gamma"));
+        } else if c.ends_with("LayerNorm.bias") {
+            candidates.push(c.replace("LayerNorm.bias", "LayerNorm.beta"));
+        }
+    }
+    candidates.iter().find_map(|c| tensors.get(c))
+}
+
+/// A copy of the model over plain, detached tensors: for evaluation, where running on the
+/// `VarMap` would record an autograd graph and multiply memory.
+pub fn frozen(student: &Student) -> Result<BertCrossEncoder> {
+    let map: HashMap<String, Tensor> = student
+        .varmap
+        .data()
+        .lock()
+        .expect("varmap lock")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
+        .collect();
+    let vb = VarBuilder::from_tensors(map, DType::F32, &Device::Cpu);
+    Ok(BertCrossEncoder::load(&student.config, vb, true)?)
+}

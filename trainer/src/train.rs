@@ -1,0 +1,513 @@
+//! The training loop: AdamW with linear warmup and decay, gradient clipping, seeded batches of
+//! query groups, dev evaluation, best and last checkpoints, resume.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use engine::metrics::{evaluate, EvalOptions, Measure};
+use engine::Engine;
+use index_data::{Qrels, Query};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use reranker::{Backend, Batch, CandleCrossEncoder, ModelInfo, PairTokenizer};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{sample_group, Group};
+use crate::error::{Error, Result};
+use crate::loss::{ckl, kl, listwise_ce, margin_mse, CklParams};
+use crate::model::{frozen, student_from_checkpoint, Student};
+
+/// Which loss trains the student.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossKind {
+    /// Contrastively weighted KL (the seed paper's).
+    Ckl,
+    /// Plain KL to the teacher's distribution.
+    Kl,
+    /// MarginMSE on (positive, negative) score margins.
+    MarginMse,
+    /// Listwise cross-entropy on the labels (no teacher).
+    Ce,
+}
+
+impl std::str::FromStr for LossKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "ckl" => Ok(LossKind::Ckl),
+            "kl" => Ok(LossKind::Kl),
+            "margin-mse" | "marginmse" => Ok(LossKind::MarginMse),
+            "ce" => Ok(LossKind::Ce),
+            _ => Err(format!("unknown loss `{s}` (ckl, kl, margin-mse, ce)")),
+        }
+    }
+}
+
+/// Everything that decides a training run (written to `training.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// The loss.
+    pub loss: LossKind,
+    /// CKL γ.
+    pub gamma: f64,
+    /// CKL β.
+    pub beta: f64,
+    /// Temperature of KL and CKL.
+    pub tau: f64,
+    /// Let CKL's gradients flow through its weights.
+    pub attach_weights: bool,
+    /// Passes over the training groups.
+    pub epochs: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Query groups per step.
+    pub batch: usize,
+    /// Candidates per group: 1 positive + (size − 1) sampled negatives.
+    pub group_size: usize,
+    /// Longest pair in tokens.
+    pub max_len: usize,
+    /// Seed of the batch order and negative sampling.
+    pub seed: u64,
+    /// Fraction of steps of linear warmup (then linear decay to 0).
+    pub warmup: f64,
+    /// Global gradient-norm clip.
+    pub clip: f64,
+    /// AdamW weight decay (not on biases and LayerNorms).
+    pub weight_decay: f64,
+    /// Evaluate on the dev queries (and checkpoint) every this many steps; 0: once per epoch.
+    pub eval_every: usize,
+    /// BM25 candidates the student reranks in dev evaluation.
+    pub dev_depth: usize,
+    /// The checkpoint folder the student starts from.
+    pub init: PathBuf,
+    /// Layers of `init` to keep (all if `None`).
+    pub layers: Option<Vec<usize>>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            loss: LossKind::Ckl,
+            gamma: 1.0,
+            beta: 0.5,
+            tau: 1.0,
+            attach_weights: false,
+            epochs: 6,
+            lr: 1e-3,
+            batch: 8,
+            group_size: 16,
+            max_len: 256,
+            seed: 0,
+            warmup: 0.1,
+            clip: 1.0,
+            weight_decay: 0.01,
+            eval_every: 0,
+            dev_depth: 30,
+            init: PathBuf::new(),
+            layers: None,
+        }
+    }
+}
+
+/// Dev queries to select the best checkpoint on.
+pub struct DevSet<'a> {
+    /// The index the candidates come from.
+    pub engine: &'a Engine,
+    /// The dev queries.
+    pub queries: Vec<Query>,
+    /// Their judgments.
+    pub qrels: Qrels,
+}
+
+/// One evaluation point of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Optimizer steps done.
+    pub step: usize,
+    /// Mean training loss since the previous entry.
+    pub loss: f64,
+    /// Learning rate at the last step.
+    pub lr: f64,
+    /// (query, passage) pairs seen so far.
+    pub pairs: usize,
+    /// Training seconds so far (resumed runs add up).
+    pub seconds: f64,
+    /// Dev nDCG@10, the student alone reranking BM25's top `dev_depth`.
+    pub dev_ndcg10: Option<f64>,
+    /// Dev nDCG@10 fused with BM25 at the engine's default alpha.
+    pub dev_ndcg10_fused: Option<f64>,
+}
+
+/// What `training.json` holds beside the model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainState {
+    /// The settings.
+    pub config: TrainConfig,
+    /// Steps done.
+    pub step: usize,
+    /// Total steps of the run.
+    pub total_steps: usize,
+    /// Training groups used, and groups dropped for having fewer candidates than a group.
+    pub groups: usize,
+    /// Groups dropped (fewer candidates than `group_size`).
+    pub groups_dropped: usize,
+    /// The best dev nDCG@10 so far and its step.
+    pub best: Option<(f64, usize)>,
+    /// Every evaluation point.
+    pub history: Vec<LogEntry>,
+    /// Free-form description of the data (sources, counts), from the caller.
+    pub data: serde_json::Value,
+}
+
+struct AdamW {
+    m: HashMap<String, Tensor>,
+    v: HashMap<String, Tensor>,
+}
+
+const B1: f64 = 0.9;
+const B2: f64 = 0.999;
+const EPS: f64 = 1e-8;
+
+fn no_decay(name: &str) -> bool {
+    name.contains("bias") || name.contains("LayerNorm")
+}
+
+fn lr_at(cfg: &TrainConfig, step: usize, total: usize) -> f64 {
+    let warm = ((cfg.warmup * total as f64).ceil() as usize).max(1);
+    if step < warm {
+        cfg.lr * (step + 1) as f64 / warm as f64
+    } else {
+        cfg.lr * (total - step) as f64 / (total - warm).max(1) as f64
+    }
+}
+
+fn atomic_dir(final_dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let tmp = final_dir.with_extension("tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    fill(&tmp)?;
+    let old = final_dir.with_extension("old");
+    let _ = std::fs::remove_dir_all(&old);
+    if final_dir.exists() {
+        std::fs::rename(final_dir, &old).map_err(|e| Error::io(final_dir, e))?;
+    }
+    std::fs::rename(&tmp, final_dir).map_err(|e| Error::io(final_dir, e))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| Error::Data(e.to_string()))?;
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+/// The folder of a run's last checkpoint (model, optimizer state, `training.json`).
+pub fn last_checkpoint_dir(out: &Path) -> PathBuf {
+    out.join("last")
+}
+
+/// Trains a student on `groups` and writes to `out`:
+/// - `out/config.json`, `model.safetensors`, `tokenizer.json`, `training.json`: the best
+///   student by dev nDCG@10 (the last one without dev queries), loadable by
+///   `search-cli query --rerank out`;
+/// - `out/last/`: the last checkpoint with optimizer state, from which a killed run resumes
+///   (a run resumes when `out/last/training.json` has the same settings);
+/// - `out/training.svg`: training loss and dev nDCG@10 against steps.
+///
+/// `progress(step, total, loss)` is called after every step.
+pub fn train(
+    cfg: &TrainConfig,
+    groups: &[Group],
+    dev: Option<&DevSet>,
+    data: serde_json::Value,
+    out: &Path,
+    progress: &mut dyn FnMut(usize, usize, f64),
+) -> Result<TrainState> {
+    if cfg.batch == 0 || cfg.group_size < 2 || cfg.epochs == 0 {
+        return Err(Error::Data(
+            "batch ≥ 1, group size ≥ 2 and epochs ≥ 1 are needed".into(),
+        ));
+    }
+    let usable: Vec<&Group> = groups
+        .iter()
+        .filter(|g| {
+            g.candidates.len() >= cfg.group_size && g.candidates.iter().any(|c| !c.positive)
+        })
+        .collect();
+    if usable.is_empty() {
+        return Err(Error::Data(format!(
+            "no training group has {} candidates with a positive",
+            cfg.group_size
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let tokenizer_path = cfg.init.join("tokenizer.json");
+    let tokenizer = PairTokenizer::from_file(&tokenizer_path, cfg.max_len)?;
+    let student = student_from_checkpoint(&cfg.init, cfg.layers.as_deref())?;
+    tracing::info!(loaded = student.loaded, fresh = ?student.fresh, "student initialized");
+
+    let steps_per_epoch = usable.len().div_ceil(cfg.batch);
+    let total = steps_per_epoch * cfg.epochs;
+    let mut state = TrainState {
+        config: cfg.clone(),
+        step: 0,
+        total_steps: total,
+        groups: usable.len(),
+        groups_dropped: groups.len() - usable.len(),
+        best: None,
+        history: Vec::new(),
+        data,
+    };
+    let mut opt = AdamW {
+        m: HashMap::new(),
+        v: HashMap::new(),
+    };
+    let vars: Vec<(String, Var)> = {
+        let data = student.varmap.data().lock().expect("varmap lock");
+        let mut v: Vec<_> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+
+    // Resume from the last checkpoint if it is of this same run.
+    let last = last_checkpoint_dir(out);
+    if let Ok(text) = std::fs::read_to_string(last.join("training.json")) {
+        if let Ok(saved) = serde_json::from_str::<TrainState>(&text) {
+            if saved.config == *cfg && saved.total_steps == total {
+                let weights =
+                    candle_core::safetensors::load(last.join("model.safetensors"), &Device::Cpu)?;
+                let moments = candle_core::safetensors::load(
+                    last.join("optimizer.safetensors"),
+                    &Device::Cpu,
+                )?;
+                for (name, var) in &vars {
+                    let w = weights.get(name).ok_or_else(|| {
+                        Error::Data(format!("{}: no tensor {name}", last.display()))
+                    })?;
+                    var.set(w)?;
+                    if let (Some(m), Some(v)) = (
+                        moments.get(&format!("m.{name}")),
+                        moments.get(&format!("v.{name}")),
+                    ) {
+                        opt.m.insert(name.clone(), m.clone());
+                        opt.v.insert(name.clone(), v.clone());
+                    }
+                }
+                tracing::info!(step = saved.step, "resuming");
+                state = saved;
+            }
+        }
+    }
+
+    let eval_every = if cfg.eval_every == 0 {
+        steps_per_epoch
+    } else {
+        cfg.eval_every
+    };
+    let ckl_params = CklParams {
+        gamma: cfg.gamma,
+        beta: cfg.beta,
+        tau: cfg.tau,
+        attach_weights: cfg.attach_weights,
+    };
+    let mut loss_sum = 0.0;
+    let mut loss_n = 0usize;
+    let mut pairs = state.history.last().map_or(0, |h| h.pairs);
+    let seconds_before = state.history.last().map_or(0.0, |h| h.seconds);
+    let started = Instant::now();
+
+    while state.step < total {
+        let step = state.step;
+        let epoch = step / steps_per_epoch;
+        let mut order: Vec<usize> = (0..usable.len()).collect();
+        order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(
+            cfg.seed.wrapping_mul(1_000_003) ^ epoch as u64,
+        ));
+        let in_epoch = step % steps_per_epoch;
+        let chosen = &order[in_epoch * cfg.batch..((in_epoch + 1) * cfg.batch).min(order.len())];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed ^ ((step as u64 + 1) << 20));
+        let mut texts: Vec<(&str, &str)> = Vec::new();
+        let mut teacher = Vec::new();
+        let mut positive = Vec::new();
+        for &gi in chosen {
+            let g = usable[gi];
+            for c in sample_group(g, cfg.group_size, &mut rng) {
+                texts.push((g.query.as_str(), c.text.as_str()));
+                teacher.push(c.teacher);
+                positive.push(if c.positive { 1f32 } else { 0.0 });
+            }
+        }
+        let b = chosen.len();
+        let encoded = tokenizer.encode_pairs(&texts)?;
+        let rows: Vec<_> = encoded.iter().collect();
+        let batch = Batch::pad(&rows, tokenizer.pad_id());
+        let dev0 = Device::Cpu;
+        let shape = (batch.batch, batch.seq_len);
+        let ids = Tensor::from_vec(batch.input_ids, shape, &dev0)?;
+        let types = Tensor::from_vec(batch.token_type_ids, shape, &dev0)?;
+        let mask = Tensor::from_vec(batch.attention_mask, shape, &dev0)?;
+        let s = student
+            .model
+            .forward(&ids, &types, &mask, true)?
+            .reshape((b, cfg.group_size))?;
+        let t = Tensor::from_vec(teacher, (b, cfg.group_size), &dev0)?;
+        let pos = Tensor::from_vec(positive, (b, cfg.group_size), &dev0)?;
+        let loss = match cfg.loss {
+            LossKind::Ckl => ckl(&s, &t, &pos, &ckl_params)?,
+            LossKind::Kl => kl(&s, &t, cfg.tau)?,
+            LossKind::MarginMse => margin_mse(&s, &t, &pos)?,
+            LossKind::Ce => listwise_ce(&s, &pos)?,
+        };
+        let value = loss.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+        if !value.is_finite() {
+            return Err(Error::NonFiniteLoss {
+                step,
+                value,
+                dir: last,
+            });
+        }
+        let grads = loss.backward()?;
+        // Global gradient norm, then the clip factor.
+        let mut sq = 0f64;
+        for (_, var) in &vars {
+            if let Some(g) = grads.get(var.as_tensor()) {
+                sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
+            }
+        }
+        let norm = sq.sqrt();
+        let scale = if norm > cfg.clip {
+            cfg.clip / norm
+        } else {
+            1.0
+        };
+        let lr = lr_at(cfg, step, total);
+        let t1 = (step + 1) as i32;
+        let (c1, c2) = (1.0 - B1.powi(t1), 1.0 - B2.powi(t1));
+        for (name, var) in &vars {
+            let Some(g) = grads.get(var.as_tensor()) else {
+                continue;
+            };
+            let g = (g * scale)?;
+            let m = match opt.m.get(name) {
+                Some(m) => ((m * B1)? + (&g * (1.0 - B1))?)?,
+                None => (&g * (1.0 - B1))?,
+            };
+            let v = match opt.v.get(name) {
+                Some(v) => ((v * B2)? + (g.sqr()? * (1.0 - B2))?)?,
+                None => (g.sqr()? * (1.0 - B2))?,
+            };
+            let update = ((&m / c1)? / ((&v / c2)?.sqrt()? + EPS)?)?;
+            let theta = var.as_tensor();
+            let decay = if no_decay(name) {
+                0.0
+            } else {
+                cfg.weight_decay
+            };
+            let new = (theta - ((update + (theta * decay)?)? * lr)?)?;
+            var.set(&new)?;
+            opt.m.insert(name.clone(), m);
+            opt.v.insert(name.clone(), v);
+        }
+        pairs += texts.len();
+        loss_sum += f64::from(value);
+        loss_n += 1;
+        state.step += 1;
+        progress(state.step, total, f64::from(value));
+
+        if state.step % eval_every == 0 || state.step == total {
+            let mut entry = LogEntry {
+                step: state.step,
+                loss: loss_sum / loss_n.max(1) as f64,
+                lr,
+                pairs,
+                seconds: seconds_before + started.elapsed().as_secs_f64(),
+                dev_ndcg10: None,
+                dev_ndcg10_fused: None,
+            };
+            loss_sum = 0.0;
+            loss_n = 0;
+            let mut improved = dev.is_none();
+            if let Some(dev) = dev {
+                let (alone, fused) = evaluate_dev(&student, &tokenizer, dev, cfg.dev_depth)?;
+                entry.dev_ndcg10 = Some(alone);
+                entry.dev_ndcg10_fused = Some(fused);
+                if state.best.is_none_or(|(b, _)| alone > b) {
+                    state.best = Some((alone, state.step));
+                    improved = true;
+                }
+            }
+            state.history.push(entry);
+            if improved {
+                save_model(&student, &tokenizer_path, out)?;
+            }
+            write_json(&out.join("training.json"), &state)?;
+            atomic_dir(&last, |dir| {
+                save_model(&student, &tokenizer_path, dir)?;
+                let mut moments = HashMap::new();
+                for (name, m) in &opt.m {
+                    moments.insert(format!("m.{name}"), m.clone());
+                }
+                for (name, v) in &opt.v {
+                    moments.insert(format!("v.{name}"), v.clone());
+                }
+                candle_core::safetensors::save(&moments, dir.join("optimizer.safetensors"))?;
+                write_json(&dir.join("training.json"), &state)
+            })?;
+            std::fs::write(out.join("training.svg"), crate::plot::svg(&state.history))
+                .map_err(|e| Error::io(&out.join("training.svg"), e))?;
+        }
+    }
+    Ok(state)
+}
+
+fn save_model(student: &Student, tokenizer: &Path, dir: &Path) -> Result<()> {
+    student.varmap.save(dir.join("model.safetensors"))?;
+    write_json(&dir.join("config.json"), &student.config.to_hf_json())?;
+    std::fs::copy(tokenizer, dir.join("tokenizer.json")).map_err(|e| Error::io(tokenizer, e))?;
+    Ok(())
+}
+
+/// nDCG@10 on the dev queries: the student alone reranking BM25's top `depth`, and fused with
+/// BM25 at the default alpha.
+fn evaluate_dev(
+    student: &Student,
+    tokenizer: &PairTokenizer,
+    dev: &DevSet,
+    depth: usize,
+) -> Result<(f64, f64)> {
+    let model = frozen(student)?;
+    let info = ModelInfo {
+        path: PathBuf::from("<training>"),
+        backend: Backend::Candle,
+        max_len: tokenizer.max_len(),
+        fingerprint: String::new(),
+    };
+    let enc = CandleCrossEncoder::from_model(model, tokenizer.clone(), 64, info);
+    let scores = engine::score_candidates(dev.engine, &enc, &dev.queries, depth, &mut |_, _| {})?;
+    let m = [Measure::Ndcg(Some(10))];
+    let opts = EvalOptions::default();
+    let alone = evaluate(&dev.qrels, &scores.run(0.0), &m, &opts).mean[0];
+    let fused = evaluate(&dev.qrels, &scores.run(engine::DEFAULT_ALPHA), &m, &opts).mean[0];
+    Ok((alone, fused))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warms_up_then_decays_to_zero() {
+        let cfg = TrainConfig {
+            lr: 1.0,
+            warmup: 0.1,
+            ..Default::default()
+        };
+        assert!((lr_at(&cfg, 0, 100) - 0.1).abs() < 1e-12);
+        assert!((lr_at(&cfg, 9, 100) - 1.0).abs() < 1e-12);
+        assert!((lr_at(&cfg, 10, 100) - 1.0).abs() < 1e-12);
+        assert!((lr_at(&cfg, 99, 100) - 1.0 / 90.0).abs() < 1e-12);
+    }
+}

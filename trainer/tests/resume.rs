@@ -1,0 +1,256 @@
+//! Interrupted scoring and training resume where they stopped, on a tiny index and model.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use engine::{Analysis, Engine, IndexOptions};
+use index_data::{Document, Qrels, Query};
+use reranker::{Backend, CachedCrossEncoder, CrossEncoder, ModelInfo, ScoreCache, ScoreError};
+use trainer::{build_groups, labeled_queries, train, DevSet, LossKind, TrainConfig};
+
+/// A stand-in teacher: word overlap between query and passage. Panics after `limit` pairs,
+/// like a process killed half-way.
+#[derive(Debug)]
+struct OverlapTeacher {
+    scored: AtomicUsize,
+    limit: usize,
+    info: ModelInfo,
+}
+
+impl OverlapTeacher {
+    fn new(limit: usize) -> Self {
+        OverlapTeacher {
+            scored: AtomicUsize::new(0),
+            limit,
+            info: ModelInfo {
+                path: "overlap".into(),
+                backend: Backend::Onnx,
+                max_len: 64,
+                fingerprint: "overlap-v1".into(),
+            },
+        }
+    }
+}
+
+impl CrossEncoder for OverlapTeacher {
+    fn score_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, ScoreError> {
+        let before = self.scored.fetch_add(pairs.len(), Ordering::SeqCst);
+        if before + pairs.len() > self.limit {
+            panic!("killed");
+        }
+        Ok(pairs
+            .iter()
+            .map(|(q, p)| {
+                let p = p.to_lowercase();
+                q.to_lowercase()
+                    .split_whitespace()
+                    .filter(|w| p.contains(w))
+                    .count() as f32
+            })
+            .collect())
+    }
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+}
+
+const TOPICS: [&str; 6] = [
+    "berlin city",
+    "rust language",
+    "vitamin health",
+    "ocean water",
+    "music piano",
+    "chess game",
+];
+
+fn corpus(dir: &Path) -> (Engine, Vec<Query>, Qrels) {
+    let engine = Engine::create(dir, Analysis::default()).unwrap();
+    let mut docs = Vec::new();
+    let mut qrels = Qrels::default();
+    let mut queries = Vec::new();
+    for (t, topic) in TOPICS.iter().enumerate() {
+        for i in 0..8 {
+            let id = format!("d{t}-{i}");
+            let body = format!(
+                "{topic} document {i} with some shared filler words {}",
+                TOPICS[(t + i) % 6]
+            );
+            docs.push(Ok(Document {
+                id: id.clone(),
+                title: String::new(),
+                body,
+            }));
+            if i < 2 {
+                qrels.insert(&format!("q{t}-{i}"), &id, 1);
+            }
+        }
+        for i in 0..2 {
+            queries.push(Query {
+                id: format!("q{t}-{i}"),
+                text: format!("{topic} document {i}"),
+            });
+        }
+    }
+    engine
+        .index_documents(docs, &IndexOptions::default(), &mut |_| {})
+        .unwrap();
+    (engine, queries, qrels)
+}
+
+fn tiny_init(dir: &Path) {
+    let tokenizer = reranker::models_dir().join("splade-tiny/tokenizer.json");
+    assert!(tokenizer.exists(), "run `python3 scripts/fetch_models.py`");
+    let cfg = reranker::BertConfig {
+        hidden_size: 16,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        intermediate_size: 32,
+        ..reranker::BertConfig::minilm_l12_h384()
+    };
+    reranker::save_random_model(&cfg, &tokenizer, dir).unwrap();
+}
+
+#[test]
+fn killed_scoring_resumes_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, queries, qrels) = corpus(&dir.path().join("idx"));
+    let tq = labeled_queries(&queries, &qrels);
+    let cache = dir.path().join("cache.tsv");
+    // First run dies after 50 pairs (scores are flushed in chunks of 10).
+    let first = CachedCrossEncoder::new(
+        OverlapTeacher::new(50),
+        ScoreCache::open(&cache).unwrap(),
+        10,
+    );
+    let died = catch_unwind(AssertUnwindSafe(|| {
+        build_groups(&engine, &first, &tq, 10, &mut |_, _| {})
+    }));
+    assert!(died.is_err());
+    drop(first);
+    let kept = ScoreCache::open(&cache).unwrap().len();
+    assert!(kept > 0 && kept <= 50, "{kept}");
+    // The second run scores only what the first did not.
+    let second = CachedCrossEncoder::new(
+        OverlapTeacher::new(usize::MAX),
+        ScoreCache::open(&cache).unwrap(),
+        10,
+    );
+    let (groups, stats) = build_groups(&engine, &second, &tq, 10, &mut |_, _| {}).unwrap();
+    let rescored = second.inner().scored.load(Ordering::SeqCst);
+    assert_eq!(rescored, stats.pairs - kept, "pairs scored twice");
+    assert_eq!(groups.len(), 12);
+    // And the result is the same as an uninterrupted run's.
+    let fresh = OverlapTeacher::new(usize::MAX);
+    let (again, _) = build_groups(&engine, &fresh, &tq, 10, &mut |_, _| {}).unwrap();
+    assert_eq!(groups, again);
+}
+
+#[test]
+fn killed_training_resumes_to_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, queries, qrels) = corpus(&dir.path().join("idx"));
+    let init = dir.path().join("init");
+    tiny_init(&init);
+    let tq = labeled_queries(&queries, &qrels);
+    let (groups, _) = build_groups(
+        &engine,
+        &OverlapTeacher::new(usize::MAX),
+        &tq,
+        10,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let cfg = TrainConfig {
+        loss: LossKind::Ckl,
+        epochs: 3,
+        lr: 1e-3,
+        batch: 4,
+        group_size: 4,
+        max_len: 64,
+        eval_every: 2,
+        dev_depth: 5,
+        init: init.clone(),
+        ..Default::default()
+    };
+    let dev = DevSet {
+        engine: &engine,
+        queries: queries[..4].to_vec(),
+        qrels: qrels.clone(),
+    };
+    let data = serde_json::json!({});
+
+    let whole = dir.path().join("whole");
+    let full = train(
+        &cfg,
+        &groups,
+        Some(&dev),
+        data.clone(),
+        &whole,
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert_eq!(full.step, 9);
+    assert!(whole.join("training.svg").exists());
+    assert!(whole.join("config.json").exists() && whole.join("tokenizer.json").exists());
+
+    // Killed at step 5: the last checkpoint is step 4.
+    let cut = dir.path().join("cut");
+    let died = catch_unwind(AssertUnwindSafe(|| {
+        train(
+            &cfg,
+            &groups,
+            Some(&dev),
+            data.clone(),
+            &cut,
+            &mut |s, _, _| {
+                if s == 5 {
+                    panic!("killed");
+                }
+            },
+        )
+    }));
+    assert!(died.is_err());
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cut.join("last/training.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["step"], 4);
+    let mut steps_seen = Vec::new();
+    let resumed = train(&cfg, &groups, Some(&dev), data, &cut, &mut |s, _, _| {
+        steps_seen.push(s)
+    })
+    .unwrap();
+    assert_eq!(steps_seen.first(), Some(&5), "did not resume at step 5");
+    assert_eq!(resumed.step, 9);
+    assert_eq!(resumed.history.len(), full.history.len());
+
+    // Same data, same seed, optimizer state restored: the same final weights.
+    let a = candle_core::safetensors::load(
+        whole.join("last/model.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let b = candle_core::safetensors::load(
+        cut.join("last/model.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    for (name, t) in &a {
+        let diff = (t - &b[name])
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-6, "{name} differs by {diff}");
+    }
+    // The trained folder loads as a reranker.
+    let student = reranker::load_cross_encoder(
+        whole.to_str().unwrap(),
+        &reranker::RerankerOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(student.score("berlin", &["berlin city"]).unwrap().len(), 1);
+}
