@@ -15,7 +15,12 @@
 //! to end.
 
 use candle_core::{DType, Module, Result, Tensor, D};
-use candle_nn::{init::Init, Dropout, Embedding, Linear, VarBuilder};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use candle_nn::{init::Init, Embedding, Linear, VarBuilder};
+
+use crate::fused;
 use serde::{Deserialize, Serialize};
 
 /// The activation of the feed-forward layers, by its HF `hidden_act` name.
@@ -131,6 +136,41 @@ impl BertConfig {
 
 const INIT_STD: f64 = 0.02;
 
+/// Where dropout masks come from: a seed advanced at every dropout call, so a forward pass
+/// is repeatable after [`BertCrossEncoder::reseed`].
+#[derive(Debug, Clone, Default)]
+struct Seeds(Arc<AtomicU64>);
+
+impl Seeds {
+    fn next(&self) -> u64 {
+        self.0.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+    }
+}
+
+/// Dropout with probability `p` when training, identity otherwise.
+#[derive(Debug, Clone)]
+struct Dropout {
+    p: f32,
+    seeds: Seeds,
+}
+
+impl Dropout {
+    fn new(p: f32, seeds: &Seeds) -> Self {
+        Dropout {
+            p,
+            seeds: seeds.clone(),
+        }
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        if train && self.p > 0.0 {
+            fused::dropout(x, self.p, self.seeds.next())
+        } else {
+            Ok(x.clone())
+        }
+    }
+}
+
 fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
     let w = vb.get_with_hints(
         (out_dim, in_dim),
@@ -156,7 +196,8 @@ fn embedding(n: usize, dim: usize, vb: VarBuilder) -> Result<Embedding> {
     Ok(Embedding::new(w, dim))
 }
 
-/// Layer normalization from differentiable ops.
+/// Layer normalization with a hand-written backward pass (candle_nn's fused LayerNorm has
+/// none and silently cuts the autograd graph).
 #[derive(Debug, Clone)]
 pub struct LayerNorm {
     pub(crate) weight: Tensor,
@@ -202,7 +243,7 @@ pub(crate) struct Embeddings {
 }
 
 impl Embeddings {
-    fn load(cfg: &BertConfig, vb: VarBuilder) -> Result<Self> {
+    fn load(cfg: &BertConfig, vb: VarBuilder, seeds: &Seeds) -> Result<Self> {
         Ok(Embeddings {
             word: embedding(cfg.vocab_size, cfg.hidden_size, vb.pp("word_embeddings"))?,
             position: embedding(
@@ -216,7 +257,7 @@ impl Embeddings {
                 vb.pp("token_type_embeddings"),
             )?,
             norm: LayerNorm::load(cfg.hidden_size, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
-            dropout: Dropout::new(cfg.hidden_dropout_prob),
+            dropout: Dropout::new(cfg.hidden_dropout_prob, seeds),
         })
     }
 
@@ -244,12 +285,13 @@ pub(crate) struct Layer {
     pub(crate) out_norm: LayerNorm,
     heads: usize,
     pub(crate) act: Activation,
-    attn_dropout: Dropout,
+    attn_dropout: f32,
+    seeds: Seeds,
     dropout: Dropout,
 }
 
 impl Layer {
-    fn load(cfg: &BertConfig, vb: VarBuilder) -> Result<Self> {
+    fn load(cfg: &BertConfig, vb: VarBuilder, seeds: &Seeds) -> Result<Self> {
         let h = cfg.hidden_size;
         let att = vb.pp("attention");
         Ok(Layer {
@@ -263,12 +305,13 @@ impl Layer {
             out_norm: LayerNorm::load(h, cfg.layer_norm_eps, vb.pp("output").pp("LayerNorm"))?,
             heads: cfg.num_attention_heads,
             act: cfg.hidden_act,
-            attn_dropout: Dropout::new(cfg.attention_probs_dropout_prob),
-            dropout: Dropout::new(cfg.hidden_dropout_prob),
+            attn_dropout: cfg.attention_probs_dropout_prob,
+            seeds: seeds.clone(),
+            dropout: Dropout::new(cfg.hidden_dropout_prob, seeds),
         })
     }
 
-    /// `x`: `[batch, seq, hidden]`; `mask`: additive, `[batch, 1, 1, seq]`.
+    /// `x`: `[batch, seq, hidden]`; `mask`: additive, `[batch, seq]`.
     fn forward(&self, x: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
         let (b, s, h) = x.dims3()?;
         let d = h / self.heads;
@@ -277,16 +320,14 @@ impl Layer {
                 .transpose(1, 2)?
                 .contiguous()
         };
-        let q = split(self.query.forward(x)?)?;
+        // Scaling q (seq × head_dim) is cheaper than scaling the scores (seq × seq).
+        let q = (split(self.query.forward(x)?)? * (1.0 / (d as f64).sqrt()))?;
         let k = split(self.key.forward(x)?)?;
         let v = split(self.value.forward(x)?)?;
-        let scores = (q.matmul(&k.t()?)? * (1.0 / (d as f64).sqrt()))?.broadcast_add(mask)?;
-        let probs = if train {
-            candle_nn::ops::softmax(&scores, D::Minus1)?
-        } else {
-            candle_nn::ops::softmax_last_dim(&scores)?
-        };
-        let probs = self.attn_dropout.forward(&probs, train)?;
+        let scores = q.matmul(&k.t()?)?;
+        let p = if train { self.attn_dropout } else { 0.0 };
+        let seed = if p > 0.0 { self.seeds.next() } else { 0 };
+        let probs = fused::attention_softmax(&scores, mask, p, seed)?;
         let ctx = probs
             .matmul(&v)?
             .transpose(1, 2)?
@@ -296,7 +337,7 @@ impl Layer {
         let x1 = self.attn_norm.forward(&(attended + x)?)?;
         let inner = self.intermediate.forward(&x1)?;
         let inner = match self.act {
-            Activation::Gelu => inner.gelu_erf()?,
+            Activation::Gelu => fused::gelu_erf(&inner)?,
             Activation::GeluTanh => inner.gelu()?,
             Activation::Relu => inner.relu()?,
         };
@@ -314,6 +355,7 @@ pub struct BertCrossEncoder {
     pub(crate) pooler: Linear,
     pub(crate) classifier: Linear,
     dropout: Dropout,
+    seeds: Seeds,
 }
 
 impl BertCrossEncoder {
@@ -344,15 +386,22 @@ impl BertCrossEncoder {
         } else {
             vb.clone()
         };
-        let embeddings = Embeddings::load(&config, enc.pp("embeddings"))?;
+        let seeds = Seeds::default();
+        let embeddings = Embeddings::load(&config, enc.pp("embeddings"), &seeds)?;
         let layers = source_layers
             .iter()
-            .map(|i| Layer::load(&config, enc.pp("encoder").pp("layer").pp(i.to_string())))
+            .map(|i| {
+                Layer::load(
+                    &config,
+                    enc.pp("encoder").pp("layer").pp(i.to_string()),
+                    &seeds,
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
         let h = config.hidden_size;
         let pooler = linear(h, h, enc.pp("pooler").pp("dense"))?;
         let classifier = linear(h, 1, vb.pp("classifier"))?;
-        let dropout = Dropout::new(config.hidden_dropout_prob);
+        let dropout = Dropout::new(config.hidden_dropout_prob, &seeds);
         Ok(BertCrossEncoder {
             config,
             embeddings,
@@ -360,7 +409,14 @@ impl BertCrossEncoder {
             pooler,
             classifier,
             dropout,
+            seeds,
         })
+    }
+
+    /// Restarts the dropout masks from `seed`: forward passes in training mode after the same
+    /// seed draw the same masks.
+    pub fn reseed(&self, seed: u64) {
+        self.seeds.0.store(seed, Ordering::Relaxed);
     }
 
     /// The model's shape.
@@ -380,7 +436,7 @@ impl BertCrossEncoder {
         train: bool,
     ) -> Result<Tensor> {
         let (b, s) = ids.dims2()?;
-        let additive = ((mask.to_dtype(DType::F32)? - 1.0)? * 10000.0)?.reshape((b, 1, 1, s))?;
+        let additive = ((mask.to_dtype(DType::F32)? - 1.0)? * 10000.0)?.reshape((b, s))?;
         let mut x = self.embeddings.forward(ids, types, train)?;
         for layer in &self.layers {
             x = layer.forward(&x, &additive, train)?;

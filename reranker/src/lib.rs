@@ -30,6 +30,7 @@ mod cache;
 mod candle;
 mod error;
 mod export;
+pub mod fused;
 mod models;
 mod onnx;
 mod tokenize;

@@ -349,6 +349,10 @@ pub fn train(
         let ids = Tensor::from_vec(batch.input_ids, shape, &dev0)?;
         let types = Tensor::from_vec(batch.token_type_ids, shape, &dev0)?;
         let mask = Tensor::from_vec(batch.attention_mask, shape, &dev0)?;
+        // Dropout masks are a function of (seed, step), so a resumed run draws the same ones.
+        student
+            .model
+            .reseed(cfg.seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ step as u64);
         let s = student
             .model
             .forward(&ids, &types, &mask, true)?
