@@ -421,7 +421,7 @@ pub fn train(
         state.step += 1;
         progress(state.step, total, f64::from(value));
 
-        if state.step % eval_every == 0 || state.step == total {
+        if state.step.is_multiple_of(eval_every) || state.step == total {
             let mut entry = LogEntry {
                 step: state.step,
                 loss: loss_sum / loss_n.max(1) as f64,
