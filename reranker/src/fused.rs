@@ -548,8 +548,17 @@ pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor
 #[derive(Debug, Clone, Copy)]
 struct GeluErf;
 
+/// erf in f32: Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7), about 5x faster than the f64
+/// routine candle uses, and well inside the 1e-4 candle/ONNX parity we test.
+#[inline]
 fn erf(x: f32) -> f32 {
-    candle_core::cpu::erf::erf_f64(f64::from(x)) as f32
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let y = 1.0
+        - (((((1.061_405_4 * t - 1.453_152_1) * t) + 1.421_413_7) * t - 0.284_496_72) * t
+            + 0.254_829_6)
+            * t
+            * (-x * x).exp();
+    y.copysign(x)
 }
 
 impl CustomOp1 for GeluErf {
