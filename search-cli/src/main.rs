@@ -43,6 +43,9 @@ enum Command {
     BenchRerank(bench::BenchRerankArgs),
     /// Distil the teacher into a small student on this index's documents (and judgments).
     Retrain(RetrainArgs),
+    /// Export a candle model folder (e.g. a trained student) to ONNX, to serve it with ONNX
+    /// Runtime.
+    Export(ExportArgs),
 }
 
 #[derive(Args)]
@@ -287,6 +290,16 @@ struct RetrainArgs {
 }
 
 #[derive(Args)]
+struct ExportArgs {
+    /// The candle model folder (config.json, model.safetensors, tokenizer.json).
+    #[arg(long)]
+    model: String,
+    /// The folder to write model.onnx, tokenizer.json and config.json to.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
 struct DeleteArgs {
     /// The index folder.
     #[arg(long)]
@@ -327,6 +340,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench(a),
         Command::BenchRerank(a) => bench::bench_rerank(a),
         Command::Retrain(a) => retrain(a),
+        Command::Export(a) => export(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -574,6 +588,13 @@ fn retrain(a: RetrainArgs) -> Result<()> {
     })?;
     bar.finish_and_clear();
     output::print_training(&state, &a.out);
+    Ok(())
+}
+
+fn export(a: ExportArgs) -> Result<()> {
+    let src = reranker::resolve_model(&a.model)?;
+    reranker::export_onnx_dir(&src, &a.out)?;
+    println!("wrote {}", a.out.join("model.onnx").display());
     Ok(())
 }
 
