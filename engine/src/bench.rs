@@ -127,10 +127,7 @@ pub fn time_scoring(
     pairs: &[(String, String)],
     rounds: usize,
 ) -> Result<Vec<f64>> {
-    let refs: Vec<(&str, &str)> = pairs
-        .iter()
-        .map(|(q, p)| (q.as_str(), p.as_str()))
-        .collect();
+    let refs = pair_refs(pairs);
     model.score_pairs(&refs[..refs.len().min(32)])?;
     let mut out = Vec::new();
     for _ in 0..rounds {
@@ -147,10 +144,7 @@ pub fn time_tokenizer(
     pairs: &[(String, String)],
     rounds: usize,
 ) -> Result<Vec<f64>> {
-    let refs: Vec<(&str, &str)> = pairs
-        .iter()
-        .map(|(q, p)| (q.as_str(), p.as_str()))
-        .collect();
+    let refs = pair_refs(pairs);
     let mut out = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();
@@ -158,4 +152,11 @@ pub fn time_tokenizer(
         out.push(t.elapsed().as_secs_f64());
     }
     Ok(out)
+}
+
+fn pair_refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+    pairs
+        .iter()
+        .map(|(q, p)| (q.as_str(), p.as_str()))
+        .collect()
 }

@@ -8,7 +8,7 @@ use candle_nn::VarBuilder;
 use crate::bert::{BertConfig, BertCrossEncoder};
 use crate::error::{LoadError, ScoreError};
 use crate::models::{fingerprint_file, ModelInfo, RerankerOptions};
-use crate::tokenize::{score_sorted, Batch, PairTokenizer};
+use crate::tokenize::{Batch, PairTokenizer};
 use crate::{Backend, CrossEncoder};
 
 /// Reads an HF `config.json`.
@@ -137,10 +137,8 @@ impl CandleCrossEncoder {
 
 impl CrossEncoder for CandleCrossEncoder {
     fn score_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, ScoreError> {
-        let encoded = self.tokenizer.encode_pairs(pairs)?;
-        score_sorted(&encoded, self.batch_size, self.tokenizer.pad_id(), |b| {
-            self.forward(b)
-        })
+        self.tokenizer
+            .score_pairs_with(pairs, self.batch_size, |b| self.forward(b))
     }
 
     fn info(&self) -> &ModelInfo {

@@ -9,7 +9,7 @@ use ort::value::Tensor;
 
 use crate::error::{LoadError, ScoreError};
 use crate::models::{fingerprint_file, models_dir, ModelInfo, RerankerOptions};
-use crate::tokenize::{score_sorted, Batch, PairTokenizer};
+use crate::tokenize::{Batch, PairTokenizer};
 use crate::{Backend, CrossEncoder};
 
 /// The file name of the ONNX Runtime library that `scripts/fetch_models.py` fetches.
@@ -175,10 +175,8 @@ impl OnnxCrossEncoder {
 
 impl CrossEncoder for OnnxCrossEncoder {
     fn score_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, ScoreError> {
-        let encoded = self.tokenizer.encode_pairs(pairs)?;
-        score_sorted(&encoded, self.batch_size, self.tokenizer.pad_id(), |b| {
-            self.forward(b)
-        })
+        self.tokenizer
+            .score_pairs_with(pairs, self.batch_size, |b| self.forward(b))
     }
 
     fn info(&self) -> &ModelInfo {

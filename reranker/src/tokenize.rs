@@ -191,6 +191,20 @@ impl PairTokenizer {
     }
 }
 
+impl PairTokenizer {
+    /// Tokenizes `pairs` and scores them with `forward` in length-sorted batches of at most
+    /// `batch_size` (see [`score_sorted`]): the scoring path every backend shares.
+    pub(crate) fn score_pairs_with(
+        &self,
+        pairs: &[(&str, &str)],
+        batch_size: usize,
+        forward: impl FnMut(&Batch) -> Result<Vec<f32>, ScoreError>,
+    ) -> Result<Vec<f32>, ScoreError> {
+        let encoded = self.encode_pairs(pairs)?;
+        score_sorted(&encoded, batch_size, self.pad_id, forward)
+    }
+}
+
 /// Scores encoded pairs in batches of at most `batch_size`, shortest first so that pairs of
 /// similar length share a batch and padding stays small; returns scores in input order.
 pub(crate) fn score_sorted(
