@@ -18,7 +18,7 @@ use candle_core::{DType, Module, Result, Tensor, D};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use candle_nn::{init::Init, Embedding, Linear, VarBuilder};
+use candle_nn::{init::Init, Embedding, VarBuilder};
 
 use crate::fused;
 use serde::{Deserialize, Serialize};
@@ -171,6 +171,51 @@ impl Dropout {
     }
 }
 
+/// A dense layer over the last dim that multiplies one `(rows, in) × (in, out)` matrix
+/// (candle_nn's `Linear` broadcasts the weight over the batch, which makes the backward pass
+/// run one small product per sequence and sum a batch of weight gradients).
+#[derive(Debug, Clone)]
+pub struct Linear {
+    inner: candle_nn::Linear,
+}
+
+impl Linear {
+    /// `weight`: `(out, in)`; `bias`: `(out,)`.
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Linear {
+            inner: candle_nn::Linear::new(weight, bias),
+        }
+    }
+
+    /// The `(out, in)` weight.
+    pub fn weight(&self) -> &Tensor {
+        self.inner.weight()
+    }
+
+    /// The bias, if any.
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.inner.bias()
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims();
+        let Some((&last, lead)) = dims.split_last() else {
+            return self.inner.forward(x);
+        };
+        let rows: usize = lead.iter().product();
+        let y = x.reshape((rows, last))?.matmul(&self.weight().t()?)?;
+        let y = match self.bias() {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        let mut out = lead.to_vec();
+        out.push(y.dim(1)?);
+        y.reshape(out)
+    }
+}
+
 fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
     let w = vb.get_with_hints(
         (out_dim, in_dim),
@@ -223,6 +268,9 @@ impl LayerNorm {
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.dtype() == DType::F32 && x.device().is_cpu() {
+            return fused::layer_norm(x, &self.weight, &self.bias, self.eps);
+        }
         let mean = x.mean_keepdim(D::Minus1)?;
         let centered = x.broadcast_sub(&mean)?;
         let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
@@ -453,6 +501,31 @@ mod tests {
     use super::*;
     use candle_core::Device;
     use candle_nn::VarMap;
+
+    #[test]
+    fn flattened_linear_matches_candle_nn_in_values_and_gradients() -> Result<()> {
+        let dev = Device::Cpu;
+        let w = candle_core::Var::randn(0f32, 1.0, (5, 3), &dev)?;
+        let b = candle_core::Var::randn(0f32, 1.0, 5, &dev)?;
+        let x = candle_core::Var::randn(0f32, 1.0, (2, 4, 3), &dev)?;
+        let ours = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+        let theirs = candle_nn::Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+        let (y1, y2) = (ours.forward(&x)?, theirs.forward(&x)?);
+        assert_eq!(y1.dims(), &[2, 4, 5]);
+        let close = |a: &Tensor, b: &Tensor| -> Result<f32> {
+            (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()
+        };
+        assert!(close(&y1, &y2)? < 1e-5);
+        // A loss that weighs every output differently, so any mix-up shows in the gradients.
+        let weights = Tensor::randn(0f32, 1.0, (2, 4, 5), &dev)?;
+        let g1 = (&y1 * &weights)?.sum_all()?.backward()?;
+        let g2 = (&y2 * &weights)?.sum_all()?.backward()?;
+        for v in [&w, &b, &x] {
+            let (a, b) = (g1.get(v).expect("grad"), g2.get(v).expect("grad"));
+            assert!(close(a, b)? < 1e-4, "gradient differs");
+        }
+        Ok(())
+    }
 
     pub(crate) fn tiny_config() -> BertConfig {
         BertConfig {

@@ -7,8 +7,9 @@
 
 use std::path::Path;
 
+use crate::bert::Linear;
 use candle_core::Tensor;
-use candle_nn::{Embedding, Linear};
+use candle_nn::Embedding;
 use onnx_protobuf::{
     attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
     AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,

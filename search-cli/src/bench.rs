@@ -180,3 +180,166 @@ fn candle_model_of_shape(model_dir: &std::path::Path, out: &std::path::Path) -> 
     reranker::save_random_model(&cfg, &model_dir.join("tokenizer.json"), out)?;
     Ok(out.to_path_buf())
 }
+
+#[derive(Args)]
+pub struct BenchTrainArgs {
+    /// Training groups (a run's `groups.jsonl`, as `retrain` writes it).
+    #[arg(long)]
+    groups: PathBuf,
+    /// The student's starting checkpoint (folder or fetched name).
+    #[arg(long, default_value = "splade-tiny")]
+    init: String,
+    /// The loss.
+    #[arg(long, default_value = "ckl")]
+    loss: trainer::LossKind,
+    /// Timed steps per round.
+    #[arg(long, default_value_t = 8)]
+    steps: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    /// Query groups per step.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Candidates per group.
+    #[arg(long, default_value_t = 16)]
+    group_size: usize,
+    /// Longest pair in tokens.
+    #[arg(long, default_value_t = 256)]
+    max_len: usize,
+    /// Threads, on both sides.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Rounds per side (alternating Rust and PyTorch).
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// Also time PyTorch (scripts/bench_train_torch.sh; installs torch on first use).
+    #[arg(long)]
+    torch: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn print_phases(name: &str, v: &serde_json::Value) {
+    let total: f64 = [
+        "tokenize_s",
+        "forward_s",
+        "loss_s",
+        "backward_s",
+        "optimizer_s",
+    ]
+    .iter()
+    .map(|k| v[k].as_f64().unwrap_or(0.0))
+    .sum();
+    let pairs = v["pairs"].as_f64().unwrap_or(0.0);
+    print!(
+        "{name:<10} {:>7.1} pairs/s  seq {:>5.1}  ",
+        pairs / total,
+        v["mean_seq_len"].as_f64().unwrap_or(0.0)
+    );
+    for (k, label) in [
+        ("tokenize_s", "tokenize"),
+        ("forward_s", "forward"),
+        ("loss_s", "loss"),
+        ("backward_s", "backward"),
+        ("optimizer_s", "optimizer"),
+    ] {
+        let s = v[k].as_f64().unwrap_or(0.0);
+        print!(
+            "{label} {:.1}% ({:.0} ms/step)  ",
+            100.0 * s / total,
+            1000.0 * s / v["steps"].as_f64().unwrap_or(1.0)
+        );
+    }
+    println!();
+}
+
+/// `search-cli bench-train`: training throughput phase by phase, and PyTorch side by side.
+pub fn bench_train(a: BenchTrainArgs) -> Result<()> {
+    // candle and its gemm size their thread pools from this; set before any pool starts.
+    std::env::set_var("RAYON_NUM_THREADS", a.threads.to_string());
+    let init = reranker::resolve_model(&a.init)?;
+    let groups = trainer::load_groups(&a.groups)?;
+    let cfg = trainer::TrainConfig {
+        loss: a.loss,
+        batch: a.batch,
+        group_size: a.group_size,
+        max_len: a.max_len,
+        init: init.clone(),
+        ..Default::default()
+    };
+    println!(
+        "{} groups from {}, init {}, {} groups x {} pairs a step, max_len {}, {} threads, loss {:?}",
+        groups.len(),
+        a.groups.display(),
+        init.display(),
+        a.batch,
+        a.group_size,
+        a.max_len,
+        a.threads,
+        a.loss
+    );
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench_train_torch.sh");
+    let mut rows = Vec::new();
+    let (mut rust_rates, mut torch_rates) = (Vec::new(), Vec::new());
+    for round in 0..a.rounds {
+        let b = trainer::bench_train(&cfg, &groups, a.steps, a.warmup)?;
+        let v = serde_json::to_value(&b)?;
+        rust_rates.push(b.pairs_per_s());
+        print_phases(&format!("candle #{round}"), &v);
+        rows.push(serde_json::json!({"side": "candle", "round": round, "result": v}));
+        if a.torch {
+            let out = Command::new("bash")
+                .arg(&script)
+                .arg("--init")
+                .arg(&init)
+                .arg("--groups")
+                .arg(&a.groups)
+                .args(["--steps", &a.steps.to_string()])
+                .args(["--warmup", &a.warmup.to_string()])
+                .args(["--batch", &a.batch.to_string()])
+                .args(["--group-size", &a.group_size.to_string()])
+                .args(["--max-len", &a.max_len.to_string()])
+                .args(["--threads", &a.threads.to_string()])
+                .output()
+                .with_context(|| format!("running {}", script.display()))?;
+            if !out.status.success() {
+                bail!(
+                    "the PyTorch benchmark failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            let line = text
+                .lines()
+                .last()
+                .context("no output from the PyTorch benchmark")?;
+            let v: serde_json::Value = serde_json::from_str(line)?;
+            let total: f64 = [
+                "tokenize_s",
+                "forward_s",
+                "loss_s",
+                "backward_s",
+                "optimizer_s",
+            ]
+            .iter()
+            .map(|k| v[k].as_f64().unwrap_or(0.0))
+            .sum();
+            torch_rates.push(v["pairs"].as_f64().unwrap_or(0.0) / total);
+            print_phases(&format!("torch #{round}"), &v);
+            rows.push(serde_json::json!({"side": "torch", "round": round, "result": v}));
+        }
+    }
+    let rust = median(rust_rates);
+    println!("candle (this project): {rust:.1} pairs/s (median of rounds)");
+    if !torch_rates.is_empty() {
+        let torch = median(torch_rates);
+        println!("PyTorch:               {torch:.1} pairs/s (median of rounds)");
+        println!("ratio candle / PyTorch: {:.2}", rust / torch);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&rows)?);
+    }
+    Ok(())
+}

@@ -41,6 +41,8 @@ enum Command {
     /// Measure reranking throughput: this project's ONNX backend against Python onnxruntime on
     /// the same pairs, the candle backend, and the tokenizer.
     BenchRerank(bench::BenchRerankArgs),
+    /// Training throughput (pairs/s) phase by phase, PyTorch side by side with --torch.
+    BenchTrain(bench::BenchTrainArgs),
     /// Distil the teacher into a small student on this index's documents (and judgments).
     Retrain(RetrainArgs),
     /// Export a candle model folder (e.g. a trained student) to ONNX, to serve it with ONNX
@@ -330,7 +332,21 @@ struct BenchArgs {
     path: PathBuf,
 }
 
+/// Training allocates and frees tensors of tens of MB every step. By default glibc's malloc
+/// serves those with mmap and hands them back to the OS on free, so every step pays page
+/// faults and TLB shootdowns again (~15% of a training step, measured with perf). Keeping
+/// freed memory in the heap for reuse made `bench-train` ~14% faster.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called first thing, before any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Index(a) => index(a),
@@ -339,6 +355,7 @@ fn main() -> ExitCode {
         Command::Delete(a) => delete(a),
         Command::Bench(a) => bench(a),
         Command::BenchRerank(a) => bench::bench_rerank(a),
+        Command::BenchTrain(a) => bench::bench_train(a),
         Command::Retrain(a) => retrain(a),
         Command::Export(a) => export(a),
     };

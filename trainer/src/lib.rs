@@ -6,6 +6,7 @@
 //! resumable) → a folder `search-cli query --rerank` loads.
 #![deny(missing_docs)]
 
+mod bench;
 mod data;
 mod error;
 pub mod loss;
@@ -14,6 +15,7 @@ mod plot;
 mod retrain;
 mod train;
 
+pub use bench::{bench_train, TrainBench};
 pub use data::{
     build_groups, labeled_queries, load_groups, pseudo_queries, sample_group, save_groups,
     split_dev, Candidate, DataStats, Group, Source, TrainQuery,

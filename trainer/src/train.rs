@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
 use engine::metrics::{evaluate, EvalOptions, Measure};
 use engine::Engine;
@@ -184,6 +185,168 @@ fn lr_at(cfg: &TrainConfig, step: usize, total: usize) -> f64 {
     }
 }
 
+/// One step's inputs: sampled groups, tokenized and padded.
+pub(crate) struct StepBatch {
+    ids: Tensor,
+    types: Tensor,
+    mask: Tensor,
+    teacher: Tensor,
+    positive: Tensor,
+    groups: usize,
+    /// (query, passage) pairs in the batch.
+    pub(crate) pairs: usize,
+    /// Padded sequence length.
+    pub(crate) seq_len: usize,
+}
+
+/// The student, its tokenizer and optimizer state: one training step is
+/// [`Trainer::batch`] → [`Trainer::scores`] → [`Trainer::loss`] → `backward` →
+/// [`Trainer::update`] (the benchmark times each part).
+pub(crate) struct Trainer {
+    cfg: TrainConfig,
+    pub(crate) student: Student,
+    pub(crate) tokenizer: PairTokenizer,
+    opt: AdamW,
+    /// The parameters by name, sorted.
+    pub(crate) vars: Vec<(String, Var)>,
+    ckl: CklParams,
+}
+
+impl Trainer {
+    pub(crate) fn new(
+        cfg: &TrainConfig,
+        student: Student,
+        tokenizer: PairTokenizer,
+    ) -> Result<Self> {
+        let vars: Vec<(String, Var)> = {
+            let data = student.varmap.data().lock().expect("varmap lock");
+            let mut v: Vec<_> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+        Ok(Trainer {
+            cfg: cfg.clone(),
+            student,
+            tokenizer,
+            opt: AdamW {
+                m: HashMap::new(),
+                v: HashMap::new(),
+            },
+            vars,
+            ckl: CklParams {
+                gamma: cfg.gamma,
+                beta: cfg.beta,
+                tau: cfg.tau,
+                attach_weights: cfg.attach_weights,
+            },
+        })
+    }
+
+    /// Samples a group of `group_size` candidates from each of `chosen` (seeded by step)
+    /// and tokenizes the pairs.
+    pub(crate) fn batch(&self, chosen: &[&Group], step: usize) -> Result<StepBatch> {
+        let size = self.cfg.group_size;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(self.cfg.seed ^ ((step as u64 + 1) << 20));
+        let mut texts: Vec<(&str, &str)> = Vec::new();
+        let mut teacher = Vec::new();
+        let mut positive = Vec::new();
+        for g in chosen {
+            for c in sample_group(g, size, &mut rng) {
+                texts.push((g.query.as_str(), c.text.as_str()));
+                teacher.push(c.teacher);
+                positive.push(if c.positive { 1f32 } else { 0.0 });
+            }
+        }
+        let b = chosen.len();
+        let encoded = self.tokenizer.encode_pairs(&texts)?;
+        let rows: Vec<_> = encoded.iter().collect();
+        let batch = Batch::pad(&rows, self.tokenizer.pad_id());
+        let dev = Device::Cpu;
+        let shape = (batch.batch, batch.seq_len);
+        Ok(StepBatch {
+            ids: Tensor::from_vec(batch.input_ids, shape, &dev)?,
+            types: Tensor::from_vec(batch.token_type_ids, shape, &dev)?,
+            mask: Tensor::from_vec(batch.attention_mask, shape, &dev)?,
+            teacher: Tensor::from_vec(teacher, (b, size), &dev)?,
+            positive: Tensor::from_vec(positive, (b, size), &dev)?,
+            groups: b,
+            pairs: texts.len(),
+            seq_len: batch.seq_len,
+        })
+    }
+
+    /// The student's training-mode scores, `(groups, group_size)`. Dropout masks are a
+    /// function of (seed, step), so a resumed run draws the same ones.
+    pub(crate) fn scores(&self, batch: &StepBatch, step: usize) -> Result<Tensor> {
+        self.student
+            .model
+            .reseed(self.cfg.seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ step as u64);
+        Ok(self
+            .student
+            .model
+            .forward(&batch.ids, &batch.types, &batch.mask, true)?
+            .reshape((batch.groups, self.cfg.group_size))?)
+    }
+
+    /// The configured loss of `scores` against the batch's teacher scores or labels.
+    pub(crate) fn loss(&self, scores: &Tensor, batch: &StepBatch) -> Result<Tensor> {
+        let (t, pos) = (&batch.teacher, &batch.positive);
+        Ok(match self.cfg.loss {
+            LossKind::Ckl => ckl(scores, t, pos, &self.ckl)?,
+            LossKind::Kl => kl(scores, t, self.cfg.tau)?,
+            LossKind::MarginMse => margin_mse(scores, t, pos)?,
+            LossKind::Ce => listwise_ce(scores, pos)?,
+        })
+    }
+
+    /// Clips the gradients to the global norm and applies one AdamW step; returns the
+    /// learning rate used.
+    pub(crate) fn update(&mut self, grads: &GradStore, step: usize, total: usize) -> Result<f64> {
+        let cfg = &self.cfg;
+        let mut sq = 0f64;
+        for (_, var) in &self.vars {
+            if let Some(g) = grads.get(var.as_tensor()) {
+                sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
+            }
+        }
+        let norm = sq.sqrt();
+        let scale = if norm > cfg.clip {
+            cfg.clip / norm
+        } else {
+            1.0
+        };
+        let lr = lr_at(cfg, step, total);
+        let t1 = (step + 1) as i32;
+        let (c1, c2) = (1.0 - B1.powi(t1), 1.0 - B2.powi(t1));
+        for (name, var) in &self.vars {
+            let Some(g) = grads.get(var.as_tensor()) else {
+                continue;
+            };
+            let g = (g * scale)?;
+            let m = match self.opt.m.get(name) {
+                Some(m) => ((m * B1)? + (&g * (1.0 - B1))?)?,
+                None => (&g * (1.0 - B1))?,
+            };
+            let v = match self.opt.v.get(name) {
+                Some(v) => ((v * B2)? + (g.sqr()? * (1.0 - B2))?)?,
+                None => (g.sqr()? * (1.0 - B2))?,
+            };
+            let update = ((&m / c1)? / ((&v / c2)?.sqrt()? + EPS)?)?;
+            let theta = var.as_tensor();
+            let decay = if no_decay(name) {
+                0.0
+            } else {
+                cfg.weight_decay
+            };
+            let new = (theta - ((update + (theta * decay)?)? * lr)?)?;
+            var.set(&new)?;
+            self.opt.m.insert(name.clone(), m);
+            self.opt.v.insert(name.clone(), v);
+        }
+        Ok(lr)
+    }
+}
+
 fn atomic_dir(final_dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let tmp = final_dir.with_extension("tmp");
     let _ = std::fs::remove_dir_all(&tmp);
@@ -261,17 +424,8 @@ pub fn train(
         history: Vec::new(),
         data,
     };
-    let mut opt = AdamW {
-        m: HashMap::new(),
-        v: HashMap::new(),
-    };
-    let vars: Vec<(String, Var)> = {
-        let data = student.varmap.data().lock().expect("varmap lock");
-        let mut v: Vec<_> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
-    };
-
+    let mut tr = Trainer::new(cfg, student, tokenizer)?;
+    let vars = tr.vars.clone();
     // Resume from the last checkpoint if it is of this same run.
     let last = last_checkpoint_dir(out);
     if let Ok(text) = std::fs::read_to_string(last.join("training.json")) {
@@ -292,8 +446,8 @@ pub fn train(
                         moments.get(&format!("m.{name}")),
                         moments.get(&format!("v.{name}")),
                     ) {
-                        opt.m.insert(name.clone(), m.clone());
-                        opt.v.insert(name.clone(), v.clone());
+                        tr.opt.m.insert(name.clone(), m.clone());
+                        tr.opt.v.insert(name.clone(), v.clone());
                     }
                 }
                 tracing::info!(step = saved.step, "resuming");
@@ -306,12 +460,6 @@ pub fn train(
         steps_per_epoch
     } else {
         cfg.eval_every
-    };
-    let ckl_params = CklParams {
-        gamma: cfg.gamma,
-        beta: cfg.beta,
-        tau: cfg.tau,
-        attach_weights: cfg.attach_weights,
     };
     let mut loss_sum = 0.0;
     let mut loss_n = 0usize;
@@ -328,43 +476,10 @@ pub fn train(
         ));
         let in_epoch = step % steps_per_epoch;
         let chosen = &order[in_epoch * cfg.batch..((in_epoch + 1) * cfg.batch).min(order.len())];
-        let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed ^ ((step as u64 + 1) << 20));
-        let mut texts: Vec<(&str, &str)> = Vec::new();
-        let mut teacher = Vec::new();
-        let mut positive = Vec::new();
-        for &gi in chosen {
-            let g = usable[gi];
-            for c in sample_group(g, cfg.group_size, &mut rng) {
-                texts.push((g.query.as_str(), c.text.as_str()));
-                teacher.push(c.teacher);
-                positive.push(if c.positive { 1f32 } else { 0.0 });
-            }
-        }
-        let b = chosen.len();
-        let encoded = tokenizer.encode_pairs(&texts)?;
-        let rows: Vec<_> = encoded.iter().collect();
-        let batch = Batch::pad(&rows, tokenizer.pad_id());
-        let dev0 = Device::Cpu;
-        let shape = (batch.batch, batch.seq_len);
-        let ids = Tensor::from_vec(batch.input_ids, shape, &dev0)?;
-        let types = Tensor::from_vec(batch.token_type_ids, shape, &dev0)?;
-        let mask = Tensor::from_vec(batch.attention_mask, shape, &dev0)?;
-        // Dropout masks are a function of (seed, step), so a resumed run draws the same ones.
-        student
-            .model
-            .reseed(cfg.seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ step as u64);
-        let s = student
-            .model
-            .forward(&ids, &types, &mask, true)?
-            .reshape((b, cfg.group_size))?;
-        let t = Tensor::from_vec(teacher, (b, cfg.group_size), &dev0)?;
-        let pos = Tensor::from_vec(positive, (b, cfg.group_size), &dev0)?;
-        let loss = match cfg.loss {
-            LossKind::Ckl => ckl(&s, &t, &pos, &ckl_params)?,
-            LossKind::Kl => kl(&s, &t, cfg.tau)?,
-            LossKind::MarginMse => margin_mse(&s, &t, &pos)?,
-            LossKind::Ce => listwise_ce(&s, &pos)?,
-        };
+        let chosen: Vec<&Group> = chosen.iter().map(|&i| usable[i]).collect();
+        let batch = tr.batch(&chosen, step)?;
+        let scores = tr.scores(&batch, step)?;
+        let loss = tr.loss(&scores, &batch)?;
         let value = loss.to_dtype(DType::F32)?.to_scalar::<f32>()?;
         if !value.is_finite() {
             return Err(Error::NonFiniteLoss {
@@ -374,48 +489,8 @@ pub fn train(
             });
         }
         let grads = loss.backward()?;
-        // Global gradient norm, then the clip factor.
-        let mut sq = 0f64;
-        for (_, var) in &vars {
-            if let Some(g) = grads.get(var.as_tensor()) {
-                sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
-            }
-        }
-        let norm = sq.sqrt();
-        let scale = if norm > cfg.clip {
-            cfg.clip / norm
-        } else {
-            1.0
-        };
-        let lr = lr_at(cfg, step, total);
-        let t1 = (step + 1) as i32;
-        let (c1, c2) = (1.0 - B1.powi(t1), 1.0 - B2.powi(t1));
-        for (name, var) in &vars {
-            let Some(g) = grads.get(var.as_tensor()) else {
-                continue;
-            };
-            let g = (g * scale)?;
-            let m = match opt.m.get(name) {
-                Some(m) => ((m * B1)? + (&g * (1.0 - B1))?)?,
-                None => (&g * (1.0 - B1))?,
-            };
-            let v = match opt.v.get(name) {
-                Some(v) => ((v * B2)? + (g.sqr()? * (1.0 - B2))?)?,
-                None => (g.sqr()? * (1.0 - B2))?,
-            };
-            let update = ((&m / c1)? / ((&v / c2)?.sqrt()? + EPS)?)?;
-            let theta = var.as_tensor();
-            let decay = if no_decay(name) {
-                0.0
-            } else {
-                cfg.weight_decay
-            };
-            let new = (theta - ((update + (theta * decay)?)? * lr)?)?;
-            var.set(&new)?;
-            opt.m.insert(name.clone(), m);
-            opt.v.insert(name.clone(), v);
-        }
-        pairs += texts.len();
+        let lr = tr.update(&grads, step, total)?;
+        pairs += batch.pairs;
         loss_sum += f64::from(value);
         loss_n += 1;
         state.step += 1;
@@ -435,7 +510,7 @@ pub fn train(
             loss_n = 0;
             let mut improved = dev.is_none();
             if let Some(dev) = dev {
-                let (alone, fused) = evaluate_dev(&student, &tokenizer, dev, cfg.dev_depth)?;
+                let (alone, fused) = evaluate_dev(&tr.student, &tr.tokenizer, dev, cfg.dev_depth)?;
                 entry.dev_ndcg10 = Some(alone);
                 entry.dev_ndcg10_fused = Some(fused);
                 if state.best.is_none_or(|(b, _)| alone > b) {
@@ -445,16 +520,16 @@ pub fn train(
             }
             state.history.push(entry);
             if improved {
-                save_model(&student, &tokenizer_path, out)?;
+                save_model(&tr.student, &tokenizer_path, out)?;
             }
             write_json(&out.join("training.json"), &state)?;
             atomic_dir(&last, |dir| {
-                save_model(&student, &tokenizer_path, dir)?;
+                save_model(&tr.student, &tokenizer_path, dir)?;
                 let mut moments = HashMap::new();
-                for (name, m) in &opt.m {
+                for (name, m) in &tr.opt.m {
                     moments.insert(format!("m.{name}"), m.clone());
                 }
-                for (name, v) in &opt.v {
+                for (name, v) in &tr.opt.v {
                     moments.insert(format!("v.{name}"), v.clone());
                 }
                 candle_core::safetensors::save(&moments, dir.join("optimizer.safetensors"))?;
