@@ -229,6 +229,10 @@ struct RetrainArgs {
     /// Fraction of the judged queries held out as dev queries.
     #[arg(long, default_value_t = 0.2)]
     dev_fraction: f64,
+    /// Seed of the dev split and of the pseudo-queries (kept apart from --seed so that runs
+    /// of several seeds share one dev set).
+    #[arg(long, default_value_t = 0)]
+    split_seed: u64,
     /// The teacher: a model folder or a fetched name.
     #[arg(long, default_value = "teacher")]
     teacher: String,
@@ -274,7 +278,7 @@ struct RetrainArgs {
     /// Longest pair in tokens.
     #[arg(long, default_value_t = 256)]
     max_len: usize,
-    /// Seed of the dev split, batch order and negative sampling.
+    /// Seed of the head's initialization, batch order, negative sampling and dropout.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Evaluate on dev (and checkpoint) every this many steps (0: each epoch).
@@ -569,6 +573,7 @@ fn retrain(a: RetrainArgs) -> Result<()> {
         labeled,
         pseudo_queries: a.pseudo_queries,
         dev_fraction: a.dev_fraction,
+        split_seed: a.split_seed,
         teacher: a.teacher,
         teacher_options: RerankerOptions {
             max_len: a.max_len,

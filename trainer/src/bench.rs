@@ -65,7 +65,7 @@ pub fn bench_train(
         )));
     }
     let tokenizer = PairTokenizer::from_file(cfg.init.join("tokenizer.json"), cfg.max_len)?;
-    let student = student_from_checkpoint(&cfg.init, cfg.layers.as_deref())?;
+    let student = student_from_checkpoint(&cfg.init, cfg.layers.as_deref(), cfg.seed)?;
     let mut tr = Trainer::new(cfg, student, tokenizer)?;
     let total = warmup + steps;
     let mut out = TrainBench::default();

@@ -15,6 +15,12 @@ pub enum Error {
     /// A model failed to score.
     #[error(transparent)]
     Score(#[from] reranker::ScoreError),
+    /// A query, judgment or run file is malformed.
+    #[error(transparent)]
+    Format(#[from] index_data::Error),
+    /// A student could not be exported to ONNX.
+    #[error(transparent)]
+    Export(#[from] reranker::ExportError),
     /// A tensor operation failed.
     #[error("tensor error: {0}")]
     Tensor(#[from] candle_core::Error),

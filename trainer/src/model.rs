@@ -9,6 +9,9 @@ use reranker::{BertConfig, BertCrossEncoder};
 
 use crate::error::{Error, Result};
 
+/// HF's default `initializer_range`: the std of fresh weights.
+const INIT_STD: f64 = 0.02;
+
 /// A trainable student and what it was initialized from.
 pub struct Student {
     /// The trainable parameters, named as in HF checkpoints with the `bert.` prefix.
@@ -26,8 +29,13 @@ pub struct Student {
 /// Builds a student from `init` (`config.json` + `model.safetensors`, with or without the
 /// `bert.` prefix, LayerNorm weight/bias or gamma/beta). `layers`: which of the checkpoint's
 /// layers to keep, in order (all if `None`). Tensors the checkpoint lacks (the pooler and
-/// classifier of an MLM or sentence-embedding model) are initialized as HF does.
-pub fn student_from_checkpoint(init: &Path, layers: Option<&[usize]>) -> Result<Student> {
+/// classifier of an MLM or sentence-embedding model) are initialized as HF does (weights
+/// normal with std `initializer_range`, biases zero), from `seed`.
+pub fn student_from_checkpoint(
+    init: &Path,
+    layers: Option<&[usize]>,
+    seed: u64,
+) -> Result<Student> {
     let mut config = reranker::read_config(init.join("config.json"))?;
     let source_layers: Vec<usize> = match layers {
         Some(l) => l.to_vec(),
@@ -80,7 +88,15 @@ pub fn student_from_checkpoint(init: &Path, layers: Option<&[usize]>) -> Result<
                 var.set(&t.to_dtype(DType::F32)?)?;
                 loaded += 1;
             }
-            None => fresh.push(name.clone()),
+            None => {
+                let value = if name.ends_with("bias") || name.ends_with("beta") {
+                    var.zeros_like()?
+                } else {
+                    seeded_normal(var.dims(), INIT_STD, seed, name)?
+                };
+                var.set(&value)?;
+                fresh.push(name.clone());
+            }
         }
     }
     fresh.sort();
@@ -97,6 +113,26 @@ pub fn student_from_checkpoint(init: &Path, layers: Option<&[usize]>) -> Result<
         loaded,
         fresh,
     })
+}
+
+/// A tensor of normal(0, std) values drawn from `seed` and the parameter's name (so the
+/// draw of one parameter does not depend on the others).
+fn seeded_normal(dims: &[usize], std: f64, seed: u64, name: &str) -> Result<Tensor> {
+    use rand::{Rng, SeedableRng};
+    let salt = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ salt);
+    let n: usize = dims.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|_| {
+            // Box-Muller.
+            let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+            let u2: f64 = rng.random();
+            (std * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+        })
+        .collect();
+    Ok(Tensor::from_vec(values, dims, &Device::Cpu)?)
 }
 
 /// The checkpoint tensor for one of our parameter names: layer index remapped, `bert.`

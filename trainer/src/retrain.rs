@@ -25,6 +25,9 @@ pub struct RetrainOptions {
     pub pseudo_queries: usize,
     /// Fraction of the labeled queries held out as dev queries.
     pub dev_fraction: f64,
+    /// Seed of the dev split, apart from the training seed so that runs of several seeds
+    /// share one dev set (and one set of training groups).
+    pub split_seed: u64,
     /// The teacher (folder or fetched name).
     pub teacher: String,
     /// Teacher inference settings (max_len, threads ...).
@@ -53,7 +56,7 @@ pub fn retrain(
     let (mut train_q, dev_q, qrels) = match &options.labeled {
         Some((queries, qrels)) => {
             let labeled = labeled_queries(queries, qrels);
-            let (t, d) = split_dev(labeled, options.dev_fraction, options.train.seed);
+            let (t, d) = split_dev(labeled, options.dev_fraction, options.split_seed);
             (t, d, qrels.clone())
         }
         None => (Vec::new(), Vec::new(), Qrels::default()),
@@ -63,7 +66,7 @@ pub fn retrain(
         train_q.extend(pseudo_queries(
             &engine,
             options.pseudo_queries,
-            options.train.seed,
+            options.split_seed,
         )?);
     }
     if train_q.is_empty() {
@@ -106,6 +109,7 @@ pub fn retrain(
         "labeled_train_queries": n_labeled,
         "pseudo_queries": train_q.len() - n_labeled,
         "dev_queries": dev_q.len(),
+        "split_seed": options.split_seed,
         "dev_query_ids": dev_q.iter().map(|q| q.id.clone()).collect::<Vec<_>>(),
         "teacher": options.teacher,
         "depth": options.depth,

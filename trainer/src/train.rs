@@ -409,7 +409,7 @@ pub fn train(
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let tokenizer_path = cfg.init.join("tokenizer.json");
     let tokenizer = PairTokenizer::from_file(&tokenizer_path, cfg.max_len)?;
-    let student = student_from_checkpoint(&cfg.init, cfg.layers.as_deref())?;
+    let student = student_from_checkpoint(&cfg.init, cfg.layers.as_deref(), cfg.seed)?;
     tracing::info!(loaded = student.loaded, fresh = ?student.fresh, "student initialized");
 
     let steps_per_epoch = usable.len().div_ceil(cfg.batch);
