@@ -43,6 +43,9 @@ enum Command {
     BenchRerank(bench::BenchRerankArgs),
     /// Training throughput (pairs/s) phase by phase, PyTorch side by side with --torch.
     BenchTrain(bench::BenchTrainArgs),
+    /// Train and evaluate students of several losses and seeds from one configuration file
+    /// (resumable: finished runs are kept), and write the results table.
+    Experiment(ExperimentArgs),
     /// Distil the teacher into a small student on this index's documents (and judgments).
     Retrain(RetrainArgs),
     /// Export a candle model folder (e.g. a trained student) to ONNX, to serve it with ONNX
@@ -296,6 +299,16 @@ struct RetrainArgs {
 }
 
 #[derive(Args)]
+struct ExperimentArgs {
+    /// The experiment's JSON configuration (see experiments/scifact.json).
+    #[arg(long)]
+    config: PathBuf,
+    /// Run only these run families (by name, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+#[derive(Args)]
 struct ExportArgs {
     /// The candle model folder (config.json, model.safetensors, tokenizer.json).
     #[arg(long)]
@@ -360,6 +373,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench(a),
         Command::BenchRerank(a) => bench::bench_rerank(a),
         Command::BenchTrain(a) => bench::bench_train(a),
+        Command::Experiment(a) => experiment(a),
         Command::Retrain(a) => retrain(a),
         Command::Export(a) => export(a),
     };
@@ -549,6 +563,13 @@ fn score_with_progress(
     })?;
     bar.finish_and_clear();
     Ok(scores)
+}
+
+fn experiment(a: ExperimentArgs) -> Result<()> {
+    let cfg = trainer::experiment::read_config(&a.config)?;
+    trainer::experiment::run_experiment(&cfg, &a.only, &mut |line| eprintln!("{line}"))?;
+    println!("{}", cfg.out.join("results.md").display());
+    Ok(())
 }
 
 fn retrain(a: RetrainArgs) -> Result<()> {

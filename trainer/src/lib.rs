@@ -9,6 +9,7 @@
 mod bench;
 mod data;
 mod error;
+pub mod experiment;
 pub mod loss;
 mod model;
 mod plot;

@@ -1,0 +1,583 @@
+//! Controlled experiments: students of several losses and seeds trained on one set of
+//! distillation data from one initialization, each evaluated on test collections alone and
+//! fused with BM25, and a table of mean ± standard deviation over seeds. What
+//! `search-cli experiment --config FILE` runs.
+//!
+//! Layout of `out`:
+//! - `groups.jsonl`: the training groups (BM25 candidates + teacher scores), built once;
+//! - `runs/<name>-s<seed>/`: one student (the `retrain` output), its ONNX export in `onnx/`,
+//!   and `result.json` once evaluated. A run with a `result.json` is never run again; a run
+//!   killed half-way resumes from its last checkpoint;
+//! - `baselines.json`: BM25 and the teacher on each evaluation collection;
+//! - `results.md`, `results.json`: the table.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use engine::metrics::{evaluate, EvalOptions, Evaluation, Measure};
+use engine::Engine;
+use index_data::Query;
+use reranker::{CachedCrossEncoder, CrossEncoder, RerankerOptions, ScoreCache};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::retrain::{retrain, RetrainOptions};
+use crate::train::{LossKind, TrainConfig};
+
+/// The measures of the table.
+pub const MEASURES: [Measure; 4] = [
+    Measure::Ndcg(Some(10)),
+    Measure::Rr(Some(10)),
+    Measure::Recall(100),
+    Measure::Ap(None),
+];
+
+/// One experiment, as read from its JSON configuration file. Relative paths are taken from
+/// the directory the command runs in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Where everything is written.
+    pub out: PathBuf,
+    /// The index of the training documents.
+    pub train_index: PathBuf,
+    /// Judged training queries.
+    pub train_queries: PathBuf,
+    /// Their judgments.
+    pub train_qrels: PathBuf,
+    /// The split of `train_qrels` when it is a folder.
+    #[serde(default = "default_train_split")]
+    pub train_split: String,
+    /// Fraction of the training queries held out as dev queries.
+    #[serde(default = "default_dev_fraction")]
+    pub dev_fraction: f64,
+    /// Seed of the dev split, shared by every run.
+    #[serde(default)]
+    pub split_seed: u64,
+    /// The teacher (folder or fetched name).
+    #[serde(default = "default_teacher")]
+    pub teacher: String,
+    /// The students' starting checkpoint (folder or fetched name).
+    #[serde(default = "default_init")]
+    pub init: String,
+    /// Layers of `init` to keep (all if absent).
+    #[serde(default)]
+    pub layers: Option<Vec<usize>>,
+    /// BM25 candidates per training query.
+    #[serde(default = "default_depth")]
+    pub depth: usize,
+    /// Training settings shared by all runs (loss, seed and loss parameters come from each
+    /// run). Absent fields take `retrain`'s defaults.
+    #[serde(default)]
+    pub train: TrainSettings,
+    /// The runs.
+    pub runs: Vec<RunSpec>,
+    /// The evaluation collections.
+    pub evals: Vec<EvalSpec>,
+    /// The fusion weight of BM25 reported beside each student alone.
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    /// Threads for ONNX inference (students and teacher).
+    #[serde(default)]
+    pub threads: Option<usize>,
+}
+
+/// Training settings shared by the runs of an experiment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSettings {
+    /// Passes over the training groups.
+    pub epochs: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Query groups per step.
+    pub batch: usize,
+    /// Candidates per group.
+    pub group_size: usize,
+    /// Longest pair in tokens.
+    pub max_len: usize,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        let d = TrainConfig::default();
+        TrainSettings {
+            epochs: d.epochs,
+            lr: d.lr,
+            batch: d.batch,
+            group_size: d.group_size,
+            max_len: d.max_len,
+        }
+    }
+}
+
+/// A family of runs: one loss and its parameters, over several seeds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// Its name in the table and in `runs/<name>-s<seed>`.
+    pub name: String,
+    /// The loss.
+    pub loss: LossKind,
+    /// The training seeds.
+    pub seeds: Vec<u64>,
+    /// CKL γ.
+    #[serde(default = "one")]
+    pub gamma: f64,
+    /// CKL β.
+    #[serde(default = "half")]
+    pub beta: f64,
+    /// KL and CKL temperature.
+    #[serde(default = "one")]
+    pub tau: f64,
+}
+
+/// A test collection: an index, its queries and judgments.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSpec {
+    /// Its name in the table.
+    pub name: String,
+    /// The index (its `score-cache.tsv` caches the teacher's scores).
+    pub index: PathBuf,
+    /// The queries.
+    pub queries: PathBuf,
+    /// The judgments.
+    pub qrels: PathBuf,
+    /// The split, when `qrels` is a folder.
+    #[serde(default)]
+    pub split: Option<String>,
+    /// BM25 candidates reranked.
+    #[serde(default = "default_eval_depth")]
+    pub depth: usize,
+}
+
+fn default_train_split() -> String {
+    "train".into()
+}
+fn default_dev_fraction() -> f64 {
+    0.2
+}
+fn default_teacher() -> String {
+    "teacher".into()
+}
+fn default_init() -> String {
+    "splade-tiny".into()
+}
+fn default_depth() -> usize {
+    30
+}
+fn default_eval_depth() -> usize {
+    100
+}
+fn default_alpha() -> f64 {
+    0.5
+}
+fn one() -> f64 {
+    1.0
+}
+fn half() -> f64 {
+    0.5
+}
+
+/// Means of [`MEASURES`] for one system on one collection.
+pub type Scores = Vec<f64>;
+
+/// What one finished run wrote to its `result.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    /// The run family.
+    pub name: String,
+    /// The loss.
+    pub loss: LossKind,
+    /// The seed.
+    pub seed: u64,
+    /// Best dev nDCG@10 (student alone) and its step.
+    pub dev_ndcg10: Option<(f64, usize)>,
+    /// Training pairs seen.
+    pub pairs: usize,
+    /// Training wall seconds (all sessions of a resumed run).
+    pub train_seconds: f64,
+    /// Per collection: the student alone.
+    pub alone: BTreeMap<String, Scores>,
+    /// Per collection: fused with BM25 at the experiment's alpha.
+    pub fused: BTreeMap<String, Scores>,
+}
+
+/// BM25 and the teacher on one collection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Queries evaluated.
+    pub queries: usize,
+    /// BM25 alone.
+    pub bm25: Scores,
+    /// The teacher alone.
+    pub teacher: Scores,
+    /// The teacher fused with BM25 at the experiment's alpha.
+    pub teacher_fused: Scores,
+}
+
+/// Reads an experiment configuration.
+pub fn read_config(path: &Path) -> Result<ExperimentConfig> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+}
+
+/// The folder of one run.
+pub fn run_dir(cfg: &ExperimentConfig, name: &str, seed: u64) -> PathBuf {
+    cfg.out.join("runs").join(format!("{name}-s{seed}"))
+}
+
+struct EvalSet {
+    name: String,
+    engine: Engine,
+    queries: Vec<Query>,
+    qrels: index_data::Qrels,
+    depth: usize,
+}
+
+fn load_evals(cfg: &ExperimentConfig) -> Result<Vec<EvalSet>> {
+    cfg.evals
+        .iter()
+        .map(|e| {
+            let qrels = index_data::load_qrels(&e.qrels, e.split.as_deref(), None)?;
+            let queries = index_data::read_queries(&e.queries)?
+                .into_iter()
+                .filter(|q| qrels.get(&q.id).is_some())
+                .collect::<Vec<_>>();
+            if queries.is_empty() {
+                return Err(Error::Data(format!(
+                    "evaluation `{}`: no query of {} is judged in {}",
+                    e.name,
+                    e.queries.display(),
+                    e.qrels.display()
+                )));
+            }
+            Ok(EvalSet {
+                name: e.name.clone(),
+                engine: Engine::open(&e.index)?,
+                queries,
+                qrels,
+                depth: e.depth,
+            })
+        })
+        .collect()
+}
+
+fn means(set: &EvalSet, run: &index_data::Run) -> Scores {
+    let e: Evaluation = evaluate(&set.qrels, run, &MEASURES, &EvalOptions::default());
+    e.mean
+}
+
+/// Scores `set` with `model` and returns (alone, fused at alpha).
+fn eval_model(set: &EvalSet, model: &dyn CrossEncoder, alpha: f64) -> Result<(Scores, Scores)> {
+    let scores =
+        engine::score_candidates(&set.engine, model, &set.queries, set.depth, &mut |_, _| {})?;
+    Ok((means(set, &scores.run(0.0)), means(set, &scores.run(alpha))))
+}
+
+fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| Error::Data(e.to_string()))?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+}
+
+/// Runs every run of `cfg` that has no `result.json` yet (all of them if `only` is empty,
+/// else those whose name is in `only`), then writes the table. `log` gets one line per event.
+pub fn run_experiment(
+    cfg: &ExperimentConfig,
+    only: &[String],
+    log: &mut dyn FnMut(&str),
+) -> Result<()> {
+    std::fs::create_dir_all(cfg.out.join("runs")).map_err(|e| Error::io(&cfg.out, e))?;
+    write_json(&cfg.out.join("config.json"), cfg)?;
+    let options = RerankerOptions {
+        max_len: cfg.train.max_len,
+        num_threads: cfg.threads,
+        ..Default::default()
+    };
+    let evals = load_evals(cfg)?;
+
+    // Baselines: BM25 and the teacher, once.
+    let baselines_path = cfg.out.join("baselines.json");
+    let baselines: BTreeMap<String, Baseline> = if baselines_path.exists() {
+        read_json(&baselines_path)?
+    } else {
+        let mut out = BTreeMap::new();
+        for set in &evals {
+            log(&format!(
+                "baselines on {} ({} queries)",
+                set.name,
+                set.queries.len()
+            ));
+            let bm25 = means(
+                set,
+                &engine::bm25_run(&set.engine, &set.queries, set.depth)?,
+            );
+            let cache = ScoreCache::open(set.engine.path().join("score-cache.tsv"))?;
+            let teacher = reranker::load_cross_encoder(&cfg.teacher, &options)?;
+            let cached = CachedCrossEncoder::new(teacher, cache, 256);
+            let (alone, fused) = eval_model(set, &cached, cfg.alpha)?;
+            out.insert(
+                set.name.clone(),
+                Baseline {
+                    queries: set.queries.len(),
+                    bm25,
+                    teacher: alone,
+                    teacher_fused: fused,
+                },
+            );
+        }
+        write_json(&baselines_path, &out)?;
+        out
+    };
+
+    let labeled = {
+        let qrels = index_data::load_qrels(&cfg.train_qrels, Some(&cfg.train_split), None)?;
+        Some((index_data::read_queries(&cfg.train_queries)?, qrels))
+    };
+    let init = reranker::resolve_model(&cfg.init)?;
+    let shared_groups = cfg.out.join("groups.jsonl");
+    for spec in &cfg.runs {
+        if !only.is_empty() && !only.contains(&spec.name) {
+            continue;
+        }
+        for &seed in &spec.seeds {
+            let dir = run_dir(cfg, &spec.name, seed);
+            if dir.join("result.json").exists() {
+                log(&format!("{}-s{seed}: done", spec.name));
+                continue;
+            }
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            // Every run reads the same groups (built by the first).
+            let groups = dir.join("groups.jsonl");
+            if shared_groups.exists() && !groups.exists() {
+                std::fs::hard_link(&shared_groups, &groups)
+                    .or_else(|_| std::fs::copy(&shared_groups, &groups).map(|_| ()))
+                    .map_err(|e| Error::io(&groups, e))?;
+            }
+            log(&format!("{}-s{seed}: training", spec.name));
+            let started = Instant::now();
+            let state = retrain(
+                &RetrainOptions {
+                    index: cfg.train_index.clone(),
+                    labeled: labeled.clone(),
+                    pseudo_queries: 0,
+                    dev_fraction: cfg.dev_fraction,
+                    split_seed: cfg.split_seed,
+                    teacher: cfg.teacher.clone(),
+                    teacher_options: options.clone(),
+                    depth: cfg.depth,
+                    score_cache: None,
+                    rebuild_groups: false,
+                    train: TrainConfig {
+                        loss: spec.loss,
+                        gamma: spec.gamma,
+                        beta: spec.beta,
+                        tau: spec.tau,
+                        epochs: cfg.train.epochs,
+                        lr: cfg.train.lr,
+                        batch: cfg.train.batch,
+                        group_size: cfg.train.group_size,
+                        max_len: cfg.train.max_len,
+                        seed,
+                        init: init.clone(),
+                        layers: cfg.layers.clone(),
+                        ..Default::default()
+                    },
+                    out: dir.clone(),
+                },
+                &mut |_, _, _| {},
+            )?;
+            if !shared_groups.exists() {
+                std::fs::copy(&groups, &shared_groups).map_err(|e| Error::io(&shared_groups, e))?;
+            }
+            log(&format!(
+                "{}-s{seed}: trained in {:.1} min; evaluating",
+                spec.name,
+                started.elapsed().as_secs_f64() / 60.0
+            ));
+            let onnx = dir.join("onnx");
+            reranker::export_onnx_dir(&dir, &onnx)?;
+            let student = reranker::OnnxCrossEncoder::load(&onnx, &options)?;
+            let mut result = RunResult {
+                name: spec.name.clone(),
+                loss: spec.loss,
+                seed,
+                dev_ndcg10: state.best,
+                pairs: state.history.last().map_or(0, |h| h.pairs),
+                train_seconds: state.history.last().map_or(0.0, |h| h.seconds),
+                alone: BTreeMap::new(),
+                fused: BTreeMap::new(),
+            };
+            for set in &evals {
+                let (alone, fused) = eval_model(set, &student, cfg.alpha)?;
+                result.alone.insert(set.name.clone(), alone);
+                result.fused.insert(set.name.clone(), fused);
+            }
+            write_json(&dir.join("result.json"), &result)?;
+            log(&format!("{}-s{seed}: done", spec.name));
+        }
+    }
+    write_table(cfg, &baselines)
+}
+
+/// Mean and sample standard deviation (0 for one value).
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = if xs.len() > 1 {
+        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
+/// Collects every finished run's `result.json` and writes `results.md` and `results.json`.
+pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline>) -> Result<()> {
+    let mut results: Vec<RunResult> = Vec::new();
+    for spec in &cfg.runs {
+        for &seed in &spec.seeds {
+            let p = run_dir(cfg, &spec.name, seed).join("result.json");
+            if p.exists() {
+                results.push(read_json(&p)?);
+            }
+        }
+    }
+    let names: Vec<String> = MEASURES.iter().map(|m| m.to_string()).collect();
+    let mut md = String::new();
+    md.push_str(&format!(
+        "Students trained from `{}` on `{}` ({} epochs, lr {}, {} groups of {} a step, max_len {}); \
+         fused = BM25 fused with the student at alpha {} (min-max normalized scores). \
+         mean ± sample std over seeds; n = seeds finished.\n\n",
+        cfg.init,
+        cfg.train_index.display(),
+        cfg.train.epochs,
+        cfg.train.lr,
+        cfg.train.batch,
+        cfg.train.group_size,
+        cfg.train.max_len,
+        cfg.alpha
+    ));
+    let mut json_rows = Vec::new();
+    for set in &cfg.evals {
+        md.push_str(&format!("### {}\n\n| system | n |", set.name));
+        for n in &names {
+            md.push_str(&format!(" {n} |"));
+        }
+        md.push_str(" dev nDCG@10 | pairs | train min |\n|---|---|");
+        md.push_str(&"---|".repeat(names.len() + 3));
+        md.push('\n');
+        if let Some(b) = baselines.get(&set.name) {
+            for (label, v) in [
+                ("BM25".to_string(), &b.bm25),
+                ("teacher alone".to_string(), &b.teacher),
+                (format!("teacher fused a={}", cfg.alpha), &b.teacher_fused),
+            ] {
+                md.push_str(&format!("| {label} | – |"));
+                for x in v {
+                    md.push_str(&format!(" {x:.4} |"));
+                }
+                md.push_str(" | | |\n");
+                json_rows.push(
+                    serde_json::json!({"collection": set.name, "system": label, "n": 1,
+                    "mean": v, "std": vec![0.0; v.len()]}),
+                );
+            }
+        }
+        for spec in &cfg.runs {
+            let mine: Vec<&RunResult> = results.iter().filter(|r| r.name == spec.name).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            for fused in [false, true] {
+                let label = if fused {
+                    format!("{} fused a={}", spec.name, cfg.alpha)
+                } else {
+                    format!("{} alone", spec.name)
+                };
+                let per: Vec<&Scores> = mine
+                    .iter()
+                    .filter_map(|r| {
+                        if fused {
+                            r.fused.get(&set.name)
+                        } else {
+                            r.alone.get(&set.name)
+                        }
+                    })
+                    .collect();
+                md.push_str(&format!("| {label} | {} |", per.len()));
+                let mut mean_v = Vec::new();
+                let mut std_v = Vec::new();
+                for i in 0..names.len() {
+                    let xs: Vec<f64> = per.iter().map(|v| v[i]).collect();
+                    let (m, s) = mean_std(&xs);
+                    md.push_str(&format!(" {m:.4} ± {s:.4} |"));
+                    mean_v.push(m);
+                    std_v.push(s);
+                }
+                let dev: Vec<f64> = mine
+                    .iter()
+                    .filter_map(|r| r.dev_ndcg10.map(|d| d.0))
+                    .collect();
+                let (dm, ds) = mean_std(&dev);
+                let pairs = mine.iter().map(|r| r.pairs as f64).sum::<f64>() / mine.len() as f64;
+                let mins =
+                    mine.iter().map(|r| r.train_seconds).sum::<f64>() / mine.len() as f64 / 60.0;
+                md.push_str(&format!(" {dm:.4} ± {ds:.4} | {pairs:.0} | {mins:.1} |\n"));
+                json_rows.push(serde_json::json!({"collection": set.name, "system": label,
+                    "n": per.len(), "mean": mean_v, "std": std_v,
+                    "seeds": mine.iter().map(|r| r.seed).collect::<Vec<_>>(),
+                    "dev_ndcg10_mean": dm, "pairs_mean": pairs, "train_minutes_mean": mins}));
+            }
+        }
+        md.push('\n');
+    }
+    let md_path = cfg.out.join("results.md");
+    std::fs::write(&md_path, md).map_err(|e| Error::io(&md_path, e))?;
+    write_json(
+        &cfg.out.join("results.json"),
+        &serde_json::json!({"measures": names, "alpha": cfg.alpha, "rows": json_rows,
+            "runs": results}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_and_sample_std() {
+        let (m, s) = mean_std(&[1.0, 2.0, 3.0, 4.0]);
+        assert!((m - 2.5).abs() < 1e-12);
+        assert!((s - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert_eq!(mean_std(&[0.7]), (0.7, 0.0));
+    }
+
+    #[test]
+    fn a_config_reads_with_defaults_and_rejects_unknown_fields() {
+        let text = r#"{"out": "o", "train_index": "i", "train_queries": "q", "train_qrels": "r",
+            "runs": [{"name": "ckl", "loss": "ckl", "seeds": [0, 1]}],
+            "evals": [{"name": "t", "index": "i", "queries": "q", "qrels": "r", "split": "test"}]}"#;
+        let cfg: ExperimentConfig = serde_json::from_str(text).unwrap();
+        assert_eq!(cfg.depth, 30);
+        assert_eq!(cfg.train.epochs, 6);
+        assert_eq!(cfg.runs[0].beta, 0.5);
+        assert_eq!(cfg.evals[0].depth, 100);
+        let bad = text
+            .replace("\"depth\"", "\"dpeth\"")
+            .replace("\"out\"", "\"otu\"");
+        assert!(serde_json::from_str::<ExperimentConfig>(&bad).is_err());
+    }
+}

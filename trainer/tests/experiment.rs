@@ -1,0 +1,126 @@
+//! The experiment runner end to end on a tiny corpus and tiny models: every run trains,
+//! exports and evaluates; a second call runs nothing again; a run without its result reruns.
+
+use std::path::Path;
+
+use engine::{Analysis, Engine, IndexOptions};
+use index_data::Document;
+use trainer::experiment::{read_config, run_dir, run_experiment};
+
+const TOPICS: [&str; 6] = [
+    "berlin city",
+    "rust language",
+    "vitamin health",
+    "ocean water",
+    "music piano",
+    "chess game",
+];
+
+/// An index of 48 documents and a BEIR folder with 12 queries (8 train, 4 test).
+fn dataset(root: &Path) {
+    let engine = Engine::create(root.join("index"), Analysis::default()).unwrap();
+    let mut docs = Vec::new();
+    let beir = root.join("beir");
+    std::fs::create_dir_all(beir.join("qrels")).unwrap();
+    let mut queries = String::new();
+    let mut train = String::from("query-id\tcorpus-id\tscore\n");
+    let mut test = train.clone();
+    for (t, topic) in TOPICS.iter().enumerate() {
+        for i in 0..8 {
+            docs.push(Ok(Document {
+                id: format!("d{t}-{i}"),
+                title: String::new(),
+                body: format!(
+                    "{topic} document {i} with filler words {}",
+                    TOPICS[(t + i) % 6]
+                ),
+            }));
+        }
+        for i in 0..2 {
+            let qid = format!("q{t}-{i}");
+            queries.push_str(&format!(
+                "{{\"_id\": \"{qid}\", \"text\": \"{topic} document {i}\"}}\n"
+            ));
+            let line = format!("{qid}\td{t}-{i}\t1\n");
+            if t < 4 {
+                train.push_str(&line);
+            } else {
+                test.push_str(&line);
+            }
+        }
+    }
+    engine
+        .index_documents(docs, &IndexOptions::default(), &mut |_| {})
+        .unwrap();
+    std::fs::write(beir.join("queries.jsonl"), queries).unwrap();
+    std::fs::write(beir.join("qrels/train.tsv"), train).unwrap();
+    std::fs::write(beir.join("qrels/test.tsv"), test).unwrap();
+}
+
+fn tiny_model(dir: &Path) {
+    let tokenizer = reranker::models_dir().join("splade-tiny/tokenizer.json");
+    assert!(tokenizer.exists(), "run `python3 scripts/fetch_models.py`");
+    let cfg = reranker::BertConfig {
+        hidden_size: 16,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        intermediate_size: 32,
+        ..reranker::BertConfig::minilm_l12_h384()
+    };
+    reranker::save_random_model(&cfg, &tokenizer, dir).unwrap();
+}
+
+#[test]
+fn runs_every_seed_once_and_writes_the_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    dataset(root);
+    tiny_model(&root.join("teacher"));
+    tiny_model(&root.join("init"));
+    let config = root.join("experiment.json");
+    let p = |s: &str| root.join(s).display().to_string();
+    let text = serde_json::json!({
+        "out": p("out"), "train_index": p("index"), "train_queries": p("beir"),
+        "train_qrels": p("beir"), "teacher": p("teacher"), "init": p("init"), "depth": 8,
+        "dev_fraction": 0.25,
+        "train": {"epochs": 1, "lr": 0.001, "batch": 2, "group_size": 4, "max_len": 32},
+        "threads": 1,
+        "runs": [{"name": "kl", "loss": "kl", "seeds": [0, 1]},
+                 {"name": "ckl", "loss": "ckl", "seeds": [0]}],
+        "evals": [{"name": "tiny-test", "index": p("index"), "queries": p("beir"),
+                   "qrels": p("beir"), "split": "test", "depth": 8}]
+    });
+    std::fs::write(&config, text.to_string()).unwrap();
+    let cfg = read_config(&config).unwrap();
+
+    let mut log = Vec::new();
+    run_experiment(&cfg, &[], &mut |l| log.push(l.to_string())).unwrap();
+    let trained = log.iter().filter(|l| l.ends_with(": training")).count();
+    assert_eq!(trained, 3, "{log:?}");
+    for (name, seed) in [("kl", 0), ("kl", 1), ("ckl", 0)] {
+        let dir = run_dir(&cfg, name, seed);
+        assert!(dir.join("result.json").exists(), "{}", dir.display());
+        assert!(dir.join("onnx/model.onnx").exists());
+    }
+    let table = std::fs::read_to_string(cfg.out.join("results.md")).unwrap();
+    assert!(table.contains("| BM25 |"), "{table}");
+    assert!(table.contains("| kl alone | 2 |"), "{table}");
+    assert!(table.contains("| ckl fused a=0.5 | 1 |"), "{table}");
+    // Seeds differ: two kl students are not the same model.
+    let w = |seed| std::fs::read(run_dir(&cfg, "kl", seed).join("model.safetensors")).unwrap();
+    assert_ne!(w(0), w(1));
+
+    // Nothing is run again ...
+    let mut again = Vec::new();
+    run_experiment(&cfg, &[], &mut |l| again.push(l.to_string())).unwrap();
+    assert!(
+        again.iter().all(|l| !l.ends_with(": training")),
+        "{again:?}"
+    );
+    // ... except a run whose result is missing.
+    std::fs::remove_file(run_dir(&cfg, "kl", 1).join("result.json")).unwrap();
+    let mut third = Vec::new();
+    run_experiment(&cfg, &[], &mut |l| third.push(l.to_string())).unwrap();
+    let retrained: Vec<_> = third.iter().filter(|l| l.ends_with(": training")).collect();
+    assert_eq!(retrained, vec!["kl-s1: training"], "{third:?}");
+}
