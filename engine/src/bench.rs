@@ -160,3 +160,49 @@ fn pair_refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
         .map(|(q, p)| (q.as_str(), p.as_str()))
         .collect()
 }
+
+/// What [`bench_pipeline`] measured for one setting.
+#[derive(Debug, Clone)]
+pub struct PipelineReport {
+    /// End-to-end latency of one query: BM25, stored text, tokenization, the cross-encoder
+    /// and fusion.
+    pub latency: Latency,
+    /// Pairs the cross-encoder scored per second of query time.
+    pub pairs_per_s: f64,
+    /// Mean nDCG@10 of the reranked, fused runs.
+    pub ndcg10: f64,
+}
+
+/// Runs every query once through [`crate::search_reranked`] (after one untimed warm-up
+/// query), timing each, and evaluates the results against `qrels`.
+pub fn bench_pipeline(
+    engine: &Engine,
+    reranker: &dyn reranker::CrossEncoder,
+    queries: &[Query],
+    qrels: &index_data::Qrels,
+    options: &crate::RerankOptions,
+) -> Result<PipelineReport> {
+    if let Some(q) = queries.first() {
+        crate::search_reranked(engine, reranker, &q.text, 10, options)?;
+    }
+    let mut run = index_data::Run::default();
+    let mut seconds = Vec::with_capacity(queries.len());
+    let mut pairs = 0usize;
+    for q in queries {
+        let t = Instant::now();
+        let hits = crate::search_reranked(engine, reranker, &q.text, options.depth, options)?;
+        seconds.push(t.elapsed().as_secs_f64());
+        pairs += hits.len();
+        for h in &hits {
+            run.push(&q.id, &h.hit.id, h.score);
+        }
+    }
+    let total: f64 = seconds.iter().sum();
+    let m = [crate::metrics::Measure::Ndcg(Some(10))];
+    let eval = crate::metrics::evaluate(qrels, &run, &m, &Default::default());
+    Ok(PipelineReport {
+        latency: Latency::from_seconds(seconds),
+        pairs_per_s: pairs as f64 / total.max(1e-12),
+        ndcg10: eval.mean[0],
+    })
+}

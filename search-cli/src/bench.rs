@@ -343,3 +343,97 @@ pub fn bench_train(a: BenchTrainArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[derive(Args)]
+pub struct BenchPipelineArgs {
+    /// The index.
+    #[arg(long)]
+    index: PathBuf,
+    /// Judged queries.
+    #[arg(long)]
+    queries: PathBuf,
+    /// Their judgments.
+    #[arg(long)]
+    qrels: PathBuf,
+    /// The split, when --qrels is a folder.
+    #[arg(long, default_value = "test")]
+    split: String,
+    /// Rerankers to compare (names or folders), each timed in this same run.
+    #[arg(long, value_delimiter = ',', default_value = "student")]
+    models: Vec<String>,
+    /// BM25 candidates reranked.
+    #[arg(long, value_delimiter = ',', default_value = "30,100")]
+    depths: Vec<usize>,
+    /// Longest pair in tokens.
+    #[arg(long, value_delimiter = ',', default_value = "256")]
+    max_lens: Vec<usize>,
+    /// Weight of BM25 in the fused score.
+    #[arg(long, default_value_t = engine::DEFAULT_ALPHA)]
+    alpha: f64,
+    /// Inference threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Time this many of the judged queries (seeded sample; 0: all).
+    #[arg(long, default_value_t = 0)]
+    sample: usize,
+}
+
+/// `search-cli bench-pipeline`: one query end to end (BM25, tokenization, cross-encoder,
+/// fusion), for each model, depth and max_len: latency percentiles, pairs/s and nDCG@10.
+pub fn bench_pipeline(a: BenchPipelineArgs) -> Result<()> {
+    let engine = engine::Engine::open(&a.index)?;
+    let qrels = index_data::load_qrels(&a.qrels, Some(&a.split), None)?;
+    let queries: Vec<_> = index_data::read_queries(&a.queries)?
+        .into_iter()
+        .filter(|q| qrels.get(&q.id).is_some())
+        .collect();
+    let queries = if a.sample > 0 {
+        index_data::sample_queries(queries, a.sample, 0)
+    } else {
+        queries
+    };
+    println!(
+        "{} queries of {}, alpha {}, {} threads; latency = BM25 + stored text + tokenization + model + fusion",
+        queries.len(),
+        a.queries.display(),
+        a.alpha,
+        a.threads
+    );
+    println!(
+        "{:<12} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "model", "depth", "max_len", "p50 ms", "p99 ms", "pairs/s", "nDCG@10"
+    );
+    for name in &a.models {
+        for &max_len in &a.max_lens {
+            let options = RerankerOptions {
+                max_len,
+                num_threads: Some(a.threads),
+                ..Default::default()
+            };
+            let model = reranker::load_cross_encoder(name, &options)?;
+            for &depth in &a.depths {
+                let r = engine::bench::bench_pipeline(
+                    &engine,
+                    model.as_ref(),
+                    &queries,
+                    &qrels,
+                    &engine::RerankOptions {
+                        depth,
+                        alpha: a.alpha,
+                    },
+                )?;
+                println!(
+                    "{:<12} {:>6} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.4}",
+                    name,
+                    depth,
+                    max_len,
+                    r.latency.p50_ms,
+                    r.latency.p99_ms,
+                    r.pairs_per_s,
+                    r.ndcg10
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -43,6 +43,9 @@ enum Command {
     BenchRerank(bench::BenchRerankArgs),
     /// Training throughput (pairs/s) phase by phase, PyTorch side by side with --torch.
     BenchTrain(bench::BenchTrainArgs),
+    /// One query end to end (BM25, tokenization, cross-encoder, fusion): latency, pairs/s and
+    /// nDCG@10 for each model, depth and max_len.
+    BenchPipeline(bench::BenchPipelineArgs),
     /// Train and evaluate students of several losses and seeds from one configuration file
     /// (resumable: finished runs are kept), and write the results table.
     Experiment(ExperimentArgs),
@@ -373,6 +376,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench(a),
         Command::BenchRerank(a) => bench::bench_rerank(a),
         Command::BenchTrain(a) => bench::bench_train(a),
+        Command::BenchPipeline(a) => bench::bench_pipeline(a),
         Command::Experiment(a) => experiment(a),
         Command::Retrain(a) => retrain(a),
         Command::Export(a) => export(a),
