@@ -43,8 +43,8 @@ pub use cache::{CachedCrossEncoder, ScoreCache};
 pub use error::{ExportError, LoadError, ScoreError};
 pub use export::{export_onnx, export_onnx_dir};
 pub use models::{
-    detect_backend, load_cross_encoder, models_dir, resolve_model, ModelInfo, RerankerOptions,
-    KNOWN_MODELS,
+    bundled_models_dir, detect_backend, load_cross_encoder, models_dir, recommended_alpha,
+    resolve_model, ModelInfo, RerankerOptions, DEFAULT_RERANKER, KNOWN_MODELS,
 };
 pub use onnx::{init_runtime, runtime_library_path, OnnxCrossEncoder, RUNTIME_LIBRARY};
 pub use tokenize::{Batch, EncodedPair, PairTokenizer, DEFAULT_MAX_LEN};

@@ -9,8 +9,20 @@ use crate::error::LoadError;
 use crate::tokenize::DEFAULT_MAX_LEN;
 use crate::{Backend, CandleCrossEncoder, CrossEncoder, OnnxCrossEncoder};
 
-/// The short names of the fetched models, each a folder under [`models_dir`].
-pub const KNOWN_MODELS: &[&str] = &["teacher", "splade-tiny", "minilm-l6"];
+/// The short names of the fetched models, each a folder under [`models_dir`], and of the
+/// bundled default reranker ([`DEFAULT_RERANKER`]).
+pub const KNOWN_MODELS: &[&str] = &["teacher", "splade-tiny", "minilm-l6", DEFAULT_RERANKER];
+
+/// The reranker used when none is named: a small student distilled from the teacher by this
+/// project's trainer, exported to ONNX and committed in `assets/student` (see
+/// docs/RESULTS.md for how it was trained and how it scores).
+pub const DEFAULT_RERANKER: &str = "student";
+
+/// Where the committed models live: the `assets/` folder of the workspace this crate was
+/// built in.
+pub fn bundled_models_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets")
+}
 
 /// Where `scripts/fetch_models.py` puts models: `$SEARCH_MODELS_DIR`, else the `models/`
 /// folder of the workspace this crate was built in.
@@ -22,7 +34,7 @@ pub fn models_dir() -> PathBuf {
 }
 
 /// Resolves a model given as a folder path or a short name (`teacher`, `splade-tiny`,
-/// `minilm-l6`).
+/// `minilm-l6` under [`models_dir`]; `student` there or in [`bundled_models_dir`]).
 pub fn resolve_model(name: &str) -> Result<PathBuf, LoadError> {
     let path = Path::new(name);
     if path.is_dir() {
@@ -34,11 +46,23 @@ pub fn resolve_model(name: &str) -> Result<PathBuf, LoadError> {
         if p.is_dir() {
             return Ok(p);
         }
+        let bundled = bundled_models_dir().join(name);
+        if bundled.is_dir() {
+            return Ok(bundled);
+        }
     }
     Err(LoadError::UnknownModel {
         name: name.into(),
         dir,
     })
+}
+
+/// The BM25 weight a model folder recommends for fusion: `alpha` in its `fusion.json`
+/// (written when the weight was chosen on held-out queries), if there is one.
+pub fn recommended_alpha(dir: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(dir.join("fusion.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["alpha"].as_f64().filter(|a| (0.0..=1.0).contains(a))
 }
 
 /// Options shared by the backends.

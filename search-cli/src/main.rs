@@ -106,12 +106,17 @@ struct QueryArgs {
     syntax: bool,
     #[command(flatten)]
     model: ModelArgs,
+    /// BM25 alone: do not rerank (the default reranks with the bundled student, except with
+    /// --syntax).
+    #[arg(long, conflicts_with = "rerank")]
+    no_rerank: bool,
     /// BM25 candidates to rerank.
     #[arg(long, default_value_t = 100)]
     depth: usize,
-    /// Weight of BM25 in the fused score (0: the cross-encoder alone).
-    #[arg(long, default_value_t = engine::DEFAULT_ALPHA)]
-    alpha: f64,
+    /// Weight of BM25 in the fused score (0: the cross-encoder alone). Default: the weight the
+    /// model folder's fusion.json recommends, else 0.3.
+    #[arg(long)]
+    alpha: Option<f64>,
     /// The query text.
     text: String,
 }
@@ -119,8 +124,9 @@ struct QueryArgs {
 /// Which cross-encoder reranks, and how it runs.
 #[derive(Args)]
 struct ModelArgs {
-    /// Rerank the BM25 candidates with a cross-encoder: a model folder, or a fetched model's
-    /// name (teacher, splade-tiny, minilm-l6). Without a value: the default model (teacher).
+    /// Rerank the BM25 candidates with a cross-encoder: a model folder, or a model's name
+    /// (student, teacher, splade-tiny, minilm-l6). Without a value: the default reranker
+    /// (student, the distilled model in assets/student).
     #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_MODEL, value_name = "MODEL")]
     rerank: Option<String>,
     /// The longest (query, passage) input in tokens.
@@ -137,8 +143,9 @@ struct ModelArgs {
     backend: Option<Backend>,
 }
 
-/// The model `--rerank` uses when no model is named.
-const DEFAULT_MODEL: &str = "teacher";
+/// The model `--rerank` uses when no model is named (and `query` uses unless
+/// `--no-rerank`).
+const DEFAULT_MODEL: &str = reranker::DEFAULT_RERANKER;
 
 impl ModelArgs {
     fn options(&self) -> RerankerOptions {
@@ -186,8 +193,9 @@ struct EvalArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// With --rerank: BM25 weights of the fused score to evaluate, comma-separated
-    /// (0: the cross-encoder alone).
-    #[arg(long, value_delimiter = ',', default_values_t = [engine::DEFAULT_ALPHA])]
+    /// (0: the cross-encoder alone). Default: the weight the model folder's fusion.json
+    /// recommends, else 0.3.
+    #[arg(long, value_delimiter = ',')]
     alpha: Vec<f64>,
     /// With --rerank: do not read or write the score cache (`<index>/score-cache.tsv`).
     #[arg(long)]
@@ -445,13 +453,23 @@ fn query(a: QueryArgs) -> Result<()> {
         QuerySyntax::Lenient
     };
     let mut out = std::io::stdout().lock();
-    if let Some(model) = a.model.load()? {
+    let model = match (&a.model.rerank, a.no_rerank, a.syntax) {
+        (_, true, _) | (None, false, true) => None,
+        (Some(_), false, _) => a.model.load()?,
+        (None, false, false) => Some(
+            reranker::load_cross_encoder(DEFAULT_MODEL, &a.model.options()).map_err(|e| {
+                anyhow::anyhow!("{e} (the default reranker; --no-rerank queries BM25 alone)")
+            })?,
+        ),
+    };
+    if let Some(model) = model {
         if a.syntax {
             bail!("--syntax and --rerank cannot be combined (reranking reads the query as text)");
         }
+        let name = a.model.rerank.as_deref().unwrap_or(DEFAULT_MODEL);
         let options = RerankOptions {
             depth: a.depth,
-            alpha: a.alpha,
+            alpha: a.alpha.unwrap_or_else(|| default_alpha(name)),
         };
         let hits = engine::search_reranked(&engine, model.as_ref(), &a.text, a.k, &options)?;
         if a.json {
@@ -523,6 +541,9 @@ fn eval(a: EvalArgs) -> Result<()> {
             };
             let name = a.model.rerank.as_deref().unwrap_or(DEFAULT_MODEL);
             let mut alphas = vec![1.0, 0.0];
+            if a.alpha.is_empty() {
+                alphas.push(default_alpha(name));
+            }
             alphas.extend(a.alpha.iter().copied().filter(|&x| x > 0.0 && x < 1.0));
             let mut last = None;
             for alpha in alphas {
@@ -553,6 +574,14 @@ fn eval(a: EvalArgs) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// The BM25 weight for `model` (a name or folder): its fusion.json's, else the engine's.
+fn default_alpha(model: &str) -> f64 {
+    reranker::resolve_model(model)
+        .ok()
+        .and_then(|dir| reranker::recommended_alpha(&dir))
+        .unwrap_or(engine::DEFAULT_ALPHA)
 }
 
 fn score_with_progress(

@@ -67,6 +67,7 @@ fn index_query_eval_on_cisi() {
         "query",
         "--index",
         s(&idx),
+        "--no-rerank",
         "-k",
         "3",
         "--json",
@@ -79,7 +80,13 @@ fn index_query_eval_on_cisi() {
     assert!(hits.iter().any(|h| h["id"] == "1"), "{v}");
     assert!(hits[0]["score"].as_f64().unwrap() >= hits[1]["score"].as_f64().unwrap());
 
-    let o = run(&["query", "--index", s(&idx), "\"unbalanced (query: -x"]);
+    let o = run(&[
+        "query",
+        "--index",
+        s(&idx),
+        "--no-rerank",
+        "\"unbalanced (query: -x",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
 
     let run_file = dir.path().join("run.txt");
@@ -192,7 +199,7 @@ fn skip_bad_counts_and_duplicates_replace() {
         "{out}"
     );
     assert!(out.contains("c.jsonl:4: invalid UTF-8"), "{out}");
-    let o = run(&["query", "--index", s(&idx), "--json", "uno"]);
+    let o = run(&["query", "--index", s(&idx), "--no-rerank", "--json", "uno"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["hits"][0]["id"], "1");
     let o = run(&["delete", "--index", s(&idx), "1", "nope"]);
@@ -362,4 +369,79 @@ fn rerank_query_and_eval_with_the_teacher() {
     // Unknown model: one clear line.
     let o = run(&["query", "--index", s(&idx), "--rerank", "nope", "x"]);
     assert_clean_failure(&o, "no model `nope`");
+}
+
+#[test]
+fn query_and_eval_rerank_with_the_bundled_student_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = dir.path().join("idx");
+    let o = run(&[
+        "index",
+        "--index",
+        s(&idx),
+        "--format",
+        "smart",
+        s(&shared("cisi/CISI.ALL")),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // No flag: reranked (hits carry the cross-encoder's score).
+    let query = [
+        "query",
+        "--index",
+        s(&idx),
+        "--depth",
+        "20",
+        "-k",
+        "5",
+        "--json",
+    ];
+    let text = "computerized information retrieval systems";
+    let o = run(&[&query[..], &["--threads", "2", text]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let hits = v["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 5);
+    assert!(
+        hits.iter().all(|h| h["ce"].as_f64().unwrap().is_finite()),
+        "{v}"
+    );
+    // --no-rerank: BM25 alone, no cross-encoder score.
+    let o = run(&[&query[..], &["--no-rerank", text]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["hits"][0].get("ce").is_none(), "{v}");
+    // eval --rerank with no model: the student, at the weight its fusion.json recommends.
+    let alpha = reranker::recommended_alpha(&reranker::resolve_model("student").unwrap())
+        .expect("assets/student/fusion.json");
+    let (qry, rel) = (shared("cisi/CISI.QRY"), shared("cisi/CISI.REL"));
+    let o = run(&[
+        "eval",
+        "--index",
+        s(&idx),
+        "--queries",
+        s(&qry),
+        "--qrels",
+        s(&rel),
+        "--rerank",
+        "--depth",
+        "5",
+        "--sample",
+        "3",
+        "--no-cache",
+        "--threads",
+        "2",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = v["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["system"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["bm25", "student alone", &format!("bm25+student a={alpha}")]
+    );
 }

@@ -345,86 +345,94 @@ pub fn run_experiment(
     };
     let init = reranker::resolve_model(&cfg.init)?;
     let shared_groups = cfg.out.join("groups.jsonl");
-    for spec in &cfg.runs {
-        if !only.is_empty() && !only.contains(&spec.name) {
+    // Seed by seed across the families, so that an interrupted experiment has comparable
+    // numbers of seeds for each loss.
+    let mut order: Vec<(&RunSpec, u64, usize)> = Vec::new();
+    for spec in cfg
+        .runs
+        .iter()
+        .filter(|s| only.is_empty() || only.contains(&s.name))
+    {
+        for (i, &seed) in spec.seeds.iter().enumerate() {
+            order.push((spec, seed, i));
+        }
+    }
+    order.sort_by_key(|&(_, _, i)| i);
+    for (spec, seed, _) in order {
+        let dir = run_dir(cfg, &spec.name, seed);
+        if dir.join("result.json").exists() {
+            log(&format!("{}-s{seed}: done", spec.name));
             continue;
         }
-        for &seed in &spec.seeds {
-            let dir = run_dir(cfg, &spec.name, seed);
-            if dir.join("result.json").exists() {
-                log(&format!("{}-s{seed}: done", spec.name));
-                continue;
-            }
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            // Every run reads the same groups (built by the first).
-            let groups = dir.join("groups.jsonl");
-            if shared_groups.exists() && !groups.exists() {
-                std::fs::hard_link(&shared_groups, &groups)
-                    .or_else(|_| std::fs::copy(&shared_groups, &groups).map(|_| ()))
-                    .map_err(|e| Error::io(&groups, e))?;
-            }
-            log(&format!("{}-s{seed}: training", spec.name));
-            let started = Instant::now();
-            let state = retrain(
-                &RetrainOptions {
-                    index: cfg.train_index.clone(),
-                    labeled: labeled.clone(),
-                    pseudo_queries: 0,
-                    dev_fraction: cfg.dev_fraction,
-                    split_seed: cfg.split_seed,
-                    teacher: cfg.teacher.clone(),
-                    teacher_options: options.clone(),
-                    depth: cfg.depth,
-                    score_cache: None,
-                    rebuild_groups: false,
-                    train: TrainConfig {
-                        loss: spec.loss,
-                        gamma: spec.gamma,
-                        beta: spec.beta,
-                        tau: spec.tau,
-                        epochs: cfg.train.epochs,
-                        lr: cfg.train.lr,
-                        batch: cfg.train.batch,
-                        group_size: cfg.train.group_size,
-                        max_len: cfg.train.max_len,
-                        seed,
-                        init: init.clone(),
-                        layers: cfg.layers.clone(),
-                        ..Default::default()
-                    },
-                    out: dir.clone(),
-                },
-                &mut |_, _, _| {},
-            )?;
-            if !shared_groups.exists() {
-                std::fs::copy(&groups, &shared_groups).map_err(|e| Error::io(&shared_groups, e))?;
-            }
-            log(&format!(
-                "{}-s{seed}: trained in {:.1} min; evaluating",
-                spec.name,
-                started.elapsed().as_secs_f64() / 60.0
-            ));
-            let onnx = dir.join("onnx");
-            reranker::export_onnx_dir(&dir, &onnx)?;
-            let student = reranker::OnnxCrossEncoder::load(&onnx, &options)?;
-            let mut result = RunResult {
-                name: spec.name.clone(),
-                loss: spec.loss,
-                seed,
-                dev_ndcg10: state.best,
-                pairs: state.history.last().map_or(0, |h| h.pairs),
-                train_seconds: state.history.last().map_or(0.0, |h| h.seconds),
-                alone: BTreeMap::new(),
-                fused: BTreeMap::new(),
-            };
-            for set in &evals {
-                let (alone, fused) = eval_model(set, &student, cfg.alpha)?;
-                result.alone.insert(set.name.clone(), alone);
-                result.fused.insert(set.name.clone(), fused);
-            }
-            write_json(&dir.join("result.json"), &result)?;
-            log(&format!("{}-s{seed}: done", spec.name));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        // Every run reads the same groups (built by the first).
+        let groups = dir.join("groups.jsonl");
+        if shared_groups.exists() && !groups.exists() {
+            std::fs::hard_link(&shared_groups, &groups)
+                .or_else(|_| std::fs::copy(&shared_groups, &groups).map(|_| ()))
+                .map_err(|e| Error::io(&groups, e))?;
         }
+        log(&format!("{}-s{seed}: training", spec.name));
+        let started = Instant::now();
+        let state = retrain(
+            &RetrainOptions {
+                index: cfg.train_index.clone(),
+                labeled: labeled.clone(),
+                pseudo_queries: 0,
+                dev_fraction: cfg.dev_fraction,
+                split_seed: cfg.split_seed,
+                teacher: cfg.teacher.clone(),
+                teacher_options: options.clone(),
+                depth: cfg.depth,
+                score_cache: None,
+                rebuild_groups: false,
+                train: TrainConfig {
+                    loss: spec.loss,
+                    gamma: spec.gamma,
+                    beta: spec.beta,
+                    tau: spec.tau,
+                    epochs: cfg.train.epochs,
+                    lr: cfg.train.lr,
+                    batch: cfg.train.batch,
+                    group_size: cfg.train.group_size,
+                    max_len: cfg.train.max_len,
+                    seed,
+                    init: init.clone(),
+                    layers: cfg.layers.clone(),
+                    ..Default::default()
+                },
+                out: dir.clone(),
+            },
+            &mut |_, _, _| {},
+        )?;
+        if !shared_groups.exists() {
+            std::fs::copy(&groups, &shared_groups).map_err(|e| Error::io(&shared_groups, e))?;
+        }
+        log(&format!(
+            "{}-s{seed}: trained in {:.1} min; evaluating",
+            spec.name,
+            started.elapsed().as_secs_f64() / 60.0
+        ));
+        let onnx = dir.join("onnx");
+        reranker::export_onnx_dir(&dir, &onnx)?;
+        let student = reranker::OnnxCrossEncoder::load(&onnx, &options)?;
+        let mut result = RunResult {
+            name: spec.name.clone(),
+            loss: spec.loss,
+            seed,
+            dev_ndcg10: state.best,
+            pairs: state.history.last().map_or(0, |h| h.pairs),
+            train_seconds: state.history.last().map_or(0.0, |h| h.seconds),
+            alone: BTreeMap::new(),
+            fused: BTreeMap::new(),
+        };
+        for set in &evals {
+            let (alone, fused) = eval_model(set, &student, cfg.alpha)?;
+            result.alone.insert(set.name.clone(), alone);
+            result.fused.insert(set.name.clone(), fused);
+        }
+        write_json(&dir.join("result.json"), &result)?;
+        log(&format!("{}-s{seed}: done", spec.name));
     }
     write_table(cfg, &baselines)
 }
