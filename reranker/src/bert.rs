@@ -207,6 +207,7 @@ impl Module for Linear {
         let rows: usize = lead.iter().product();
         let y = x.reshape((rows, last))?.matmul(&self.weight().t()?)?;
         let y = match self.bias() {
+            Some(b) if y.dtype() == DType::F32 && y.device().is_cpu() => fused::bias_add(&y, b)?,
             Some(b) => y.broadcast_add(b)?,
             None => y,
         };
