@@ -221,30 +221,33 @@ pub struct BenchTrainArgs {
     json: bool,
 }
 
+/// The timed phases of a training-step benchmark, as `TrainBench` and the PyTorch script
+/// name them.
+const PHASES: [(&str, &str); 5] = [
+    ("tokenize_s", "tokenize"),
+    ("forward_s", "forward"),
+    ("loss_s", "loss"),
+    ("backward_s", "backward"),
+    ("optimizer_s", "optimizer"),
+];
+
+/// Seconds of all phases in one benchmark result.
+fn phase_total(v: &serde_json::Value) -> f64 {
+    PHASES
+        .iter()
+        .map(|(k, _)| v[k].as_f64().unwrap_or(0.0))
+        .sum()
+}
+
 fn print_phases(name: &str, v: &serde_json::Value) {
-    let total: f64 = [
-        "tokenize_s",
-        "forward_s",
-        "loss_s",
-        "backward_s",
-        "optimizer_s",
-    ]
-    .iter()
-    .map(|k| v[k].as_f64().unwrap_or(0.0))
-    .sum();
+    let total = phase_total(v);
     let pairs = v["pairs"].as_f64().unwrap_or(0.0);
     print!(
         "{name:<10} {:>7.1} pairs/s  seq {:>5.1}  ",
         pairs / total,
         v["mean_seq_len"].as_f64().unwrap_or(0.0)
     );
-    for (k, label) in [
-        ("tokenize_s", "tokenize"),
-        ("forward_s", "forward"),
-        ("loss_s", "loss"),
-        ("backward_s", "backward"),
-        ("optimizer_s", "optimizer"),
-    ] {
+    for (k, label) in PHASES {
         let s = v[k].as_f64().unwrap_or(0.0);
         print!(
             "{label} {:.1}% ({:.0} ms/step)  ",
@@ -316,16 +319,7 @@ pub fn bench_train(a: BenchTrainArgs) -> Result<()> {
                 .last()
                 .context("no output from the PyTorch benchmark")?;
             let v: serde_json::Value = serde_json::from_str(line)?;
-            let total: f64 = [
-                "tokenize_s",
-                "forward_s",
-                "loss_s",
-                "backward_s",
-                "optimizer_s",
-            ]
-            .iter()
-            .map(|k| v[k].as_f64().unwrap_or(0.0))
-            .sum();
+            let total = phase_total(&v);
             torch_rates.push(v["pairs"].as_f64().unwrap_or(0.0) / total);
             print_phases(&format!("torch #{round}"), &v);
             rows.push(serde_json::json!({"side": "torch", "round": round, "result": v}));

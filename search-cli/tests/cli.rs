@@ -32,6 +32,29 @@ fn s(p: &Path) -> &str {
 }
 
 /// A failure is one line on stderr, a non-zero status, and never a panic.
+/// The `system` names of `eval --json` output, in order.
+fn system_names(v: &serde_json::Value) -> Vec<&str> {
+    v["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["system"].as_str().unwrap())
+        .collect()
+}
+
+/// Indexes CISI into `idx` with the CLI.
+fn index_cisi(idx: &Path) {
+    let o = run(&[
+        "index",
+        "--index",
+        s(idx),
+        "--format",
+        "smart",
+        s(&shared("cisi/CISI.ALL")),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 fn assert_clean_failure(o: &Output, needle: &str) {
     let err = stderr(o);
     assert!(!o.status.success(), "expected failure, got success: {err}");
@@ -277,15 +300,7 @@ fn killed_indexing_leaves_a_usable_index() {
 fn rerank_query_and_eval_with_the_teacher() {
     let dir = tempfile::tempdir().unwrap();
     let idx = dir.path().join("idx");
-    let o = run(&[
-        "index",
-        "--index",
-        s(&idx),
-        "--format",
-        "smart",
-        s(&shared("cisi/CISI.ALL")),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    index_cisi(&idx);
     let o = run(&[
         "query",
         "--index",
@@ -337,12 +352,7 @@ fn rerank_query_and_eval_with_the_teacher() {
     let o = run(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let names: Vec<&str> = v["systems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["system"].as_str().unwrap())
-        .collect();
+    let names = system_names(&v);
     assert_eq!(
         names,
         [
@@ -375,15 +385,7 @@ fn rerank_query_and_eval_with_the_teacher() {
 fn query_and_eval_rerank_with_the_bundled_student_by_default() {
     let dir = tempfile::tempdir().unwrap();
     let idx = dir.path().join("idx");
-    let o = run(&[
-        "index",
-        "--index",
-        s(&idx),
-        "--format",
-        "smart",
-        s(&shared("cisi/CISI.ALL")),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    index_cisi(&idx);
     // No flag: reranked (hits carry the cross-encoder's score).
     let query = [
         "query",
@@ -434,12 +436,7 @@ fn query_and_eval_rerank_with_the_bundled_student_by_default() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let names: Vec<&str> = v["systems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["system"].as_str().unwrap())
-        .collect();
+    let names = system_names(&v);
     assert_eq!(
         names,
         ["bm25", "student alone", &format!("bm25+student a={alpha}")]

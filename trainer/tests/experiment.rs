@@ -1,20 +1,15 @@
 //! The experiment runner end to end on a tiny corpus and tiny models: every run trains,
 //! exports and evaluates; a second call runs nothing again; a run without its result reruns.
 
+mod common;
+
+use common::TOPICS;
+
 use std::path::Path;
 
 use engine::{Analysis, Engine, IndexOptions};
 use index_data::Document;
 use trainer::experiment::{read_config, run_dir, run_experiment};
-
-const TOPICS: [&str; 6] = [
-    "berlin city",
-    "rust language",
-    "vitamin health",
-    "ocean water",
-    "music piano",
-    "chess game",
-];
 
 /// An index of 48 documents and a BEIR folder with 12 queries (8 train, 4 test).
 fn dataset(root: &Path) {
@@ -57,26 +52,13 @@ fn dataset(root: &Path) {
     std::fs::write(beir.join("qrels/test.tsv"), test).unwrap();
 }
 
-fn tiny_model(dir: &Path) {
-    let tokenizer = reranker::models_dir().join("splade-tiny/tokenizer.json");
-    assert!(tokenizer.exists(), "run `python3 scripts/fetch_models.py`");
-    let cfg = reranker::BertConfig {
-        hidden_size: 16,
-        num_hidden_layers: 2,
-        num_attention_heads: 2,
-        intermediate_size: 32,
-        ..reranker::BertConfig::minilm_l12_h384()
-    };
-    reranker::save_random_model(&cfg, &tokenizer, dir).unwrap();
-}
-
 #[test]
 fn runs_every_seed_once_and_writes_the_table() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     dataset(root);
-    tiny_model(&root.join("teacher"));
-    tiny_model(&root.join("init"));
+    common::tiny_model(&root.join("teacher"));
+    common::tiny_model(&root.join("init"));
     let config = root.join("experiment.json");
     let p = |s: &str| root.join(s).display().to_string();
     let text = serde_json::json!({

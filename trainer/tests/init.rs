@@ -1,5 +1,7 @@
 //! A student's fresh head is drawn from the training seed: same seed, same student.
 
+mod common;
+
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
@@ -7,16 +9,7 @@ use trainer::student_from_checkpoint;
 
 /// A tiny encoder checkpoint without pooler and classifier, like an MLM checkpoint.
 fn headless_init(dir: &Path) {
-    let tokenizer = reranker::models_dir().join("splade-tiny/tokenizer.json");
-    assert!(tokenizer.exists(), "run `python3 scripts/fetch_models.py`");
-    let cfg = reranker::BertConfig {
-        hidden_size: 16,
-        num_hidden_layers: 2,
-        num_attention_heads: 2,
-        intermediate_size: 32,
-        ..reranker::BertConfig::minilm_l12_h384()
-    };
-    reranker::save_random_model(&cfg, &tokenizer, dir).unwrap();
+    common::tiny_model(dir);
     let path = dir.join("model.safetensors");
     let tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
     let encoder: std::collections::HashMap<String, Tensor> = tensors

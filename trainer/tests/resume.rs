@@ -1,5 +1,9 @@
 //! Interrupted scoring and training resume where they stopped, on a tiny index and model.
 
+mod common;
+
+use common::TOPICS;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,15 +59,6 @@ impl CrossEncoder for OverlapTeacher {
     }
 }
 
-const TOPICS: [&str; 6] = [
-    "berlin city",
-    "rust language",
-    "vitamin health",
-    "ocean water",
-    "music piano",
-    "chess game",
-];
-
 fn corpus(dir: &Path) -> (Engine, Vec<Query>, Qrels) {
     let engine = Engine::create(dir, Analysis::default()).unwrap();
     let mut docs = Vec::new();
@@ -96,19 +91,6 @@ fn corpus(dir: &Path) -> (Engine, Vec<Query>, Qrels) {
         .index_documents(docs, &IndexOptions::default(), &mut |_| {})
         .unwrap();
     (engine, queries, qrels)
-}
-
-fn tiny_init(dir: &Path) {
-    let tokenizer = reranker::models_dir().join("splade-tiny/tokenizer.json");
-    assert!(tokenizer.exists(), "run `python3 scripts/fetch_models.py`");
-    let cfg = reranker::BertConfig {
-        hidden_size: 16,
-        num_hidden_layers: 2,
-        num_attention_heads: 2,
-        intermediate_size: 32,
-        ..reranker::BertConfig::minilm_l12_h384()
-    };
-    reranker::save_random_model(&cfg, &tokenizer, dir).unwrap();
 }
 
 #[test]
@@ -151,7 +133,7 @@ fn killed_training_resumes_to_the_same_model() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, queries, qrels) = corpus(&dir.path().join("idx"));
     let init = dir.path().join("init");
-    tiny_init(&init);
+    common::tiny_model(&init);
     let tq = labeled_queries(&queries, &qrels);
     let (groups, _) = build_groups(
         &engine,
