@@ -314,7 +314,8 @@ struct ExperimentArgs {
     /// The experiment's JSON configuration (see experiments/scifact.json).
     #[arg(long)]
     config: PathBuf,
-    /// Run only these run families (by name, comma-separated).
+    /// Run only these run families (by name, comma-separated); the table is rewritten from
+    /// every finished run either way.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }

@@ -432,6 +432,8 @@ pub fn run_experiment(
             result.fused.insert(set.name.clone(), fused);
         }
         write_json(&dir.join("result.json"), &result)?;
+        // The table is rewritten after every run, so an interrupted experiment has one.
+        write_table(cfg, &baselines)?;
         log(&format!("{}-s{seed}: done", spec.name));
     }
     write_table(cfg, &baselines)

@@ -92,6 +92,12 @@ fn runs_every_seed_once_and_writes_the_table() {
     let w = |seed| std::fs::read(run_dir(&cfg, "kl", seed).join("model.safetensors")).unwrap();
     assert_ne!(w(0), w(1));
 
+    // An interrupted experiment still has its table: `--only` a family with nothing left
+    // to run rewrites it from the results on disk.
+    std::fs::remove_file(cfg.out.join("results.md")).unwrap();
+    run_experiment(&cfg, &["ckl".to_string()], &mut |_| {}).unwrap();
+    assert!(cfg.out.join("results.md").exists());
+
     // Nothing is run again ...
     let mut again = Vec::new();
     run_experiment(&cfg, &[], &mut |l| again.push(l.to_string())).unwrap();
