@@ -2,13 +2,11 @@
 
 use std::time::Instant;
 
-use reranker::PairTokenizer;
 use serde::Serialize;
 
 use crate::data::Group;
 use crate::error::{Error, Result};
-use crate::model::student_from_checkpoint;
-use crate::train::{TrainConfig, Trainer};
+use crate::train::{usable_groups, TrainConfig, Trainer};
 
 /// Seconds spent in each part of the timed training steps (warm-up steps excluded).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -52,21 +50,11 @@ pub fn bench_train(
     steps: usize,
     warmup: usize,
 ) -> Result<TrainBench> {
-    let usable: Vec<&Group> = groups
-        .iter()
-        .filter(|g| {
-            g.candidates.len() >= cfg.group_size && g.candidates.iter().any(|c| !c.positive)
-        })
-        .collect();
-    if usable.is_empty() || cfg.batch == 0 {
-        return Err(Error::Data(format!(
-            "no training group has {} candidates with a positive",
-            cfg.group_size
-        )));
+    if cfg.batch == 0 {
+        return Err(Error::Data("batch ≥ 1 is needed".into()));
     }
-    let tokenizer = PairTokenizer::from_file(cfg.init.join("tokenizer.json"), cfg.max_len)?;
-    let student = student_from_checkpoint(&cfg.init, cfg.layers.as_deref(), cfg.seed)?;
-    let mut tr = Trainer::new(cfg, student, tokenizer)?;
+    let usable = usable_groups(groups, cfg)?;
+    let mut tr = Trainer::from_init(cfg)?;
     let total = warmup + steps;
     let mut out = TrainBench::default();
     let mut seq_len_sum = 0usize;

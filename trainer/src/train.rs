@@ -213,11 +213,12 @@ pub(crate) struct Trainer {
 }
 
 impl Trainer {
-    pub(crate) fn new(
-        cfg: &TrainConfig,
-        student: Student,
-        tokenizer: PairTokenizer,
-    ) -> Result<Self> {
+    /// The student of `cfg.init` (fresh head drawn from `cfg.seed`), its tokenizer, and an
+    /// empty optimizer state.
+    pub(crate) fn from_init(cfg: &TrainConfig) -> Result<Self> {
+        let tokenizer = PairTokenizer::from_file(cfg.init.join("tokenizer.json"), cfg.max_len)?;
+        let student = student_from_checkpoint(&cfg.init, cfg.layers.as_deref(), cfg.seed)?;
+        tracing::info!(loaded = student.loaded, fresh = ?student.fresh, "student initialized");
         let vars: Vec<(String, Var)> = {
             let data = student.varmap.data().lock().expect("varmap lock");
             let mut v: Vec<_> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -347,6 +348,24 @@ impl Trainer {
     }
 }
 
+/// The groups a step can sample from (at least `group_size` candidates, a negative among
+/// them); an error if there is none.
+pub(crate) fn usable_groups<'a>(groups: &'a [Group], cfg: &TrainConfig) -> Result<Vec<&'a Group>> {
+    let usable: Vec<&Group> = groups
+        .iter()
+        .filter(|g| {
+            g.candidates.len() >= cfg.group_size && g.candidates.iter().any(|c| !c.positive)
+        })
+        .collect();
+    if usable.is_empty() {
+        return Err(Error::Data(format!(
+            "no training group has {} candidates with a positive",
+            cfg.group_size
+        )));
+    }
+    Ok(usable)
+}
+
 fn atomic_dir(final_dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let tmp = final_dir.with_extension("tmp");
     let _ = std::fs::remove_dir_all(&tmp);
@@ -394,23 +413,9 @@ pub fn train(
             "batch ≥ 1, group size ≥ 2 and epochs ≥ 1 are needed".into(),
         ));
     }
-    let usable: Vec<&Group> = groups
-        .iter()
-        .filter(|g| {
-            g.candidates.len() >= cfg.group_size && g.candidates.iter().any(|c| !c.positive)
-        })
-        .collect();
-    if usable.is_empty() {
-        return Err(Error::Data(format!(
-            "no training group has {} candidates with a positive",
-            cfg.group_size
-        )));
-    }
+    let usable = usable_groups(groups, cfg)?;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let tokenizer_path = cfg.init.join("tokenizer.json");
-    let tokenizer = PairTokenizer::from_file(&tokenizer_path, cfg.max_len)?;
-    let student = student_from_checkpoint(&cfg.init, cfg.layers.as_deref(), cfg.seed)?;
-    tracing::info!(loaded = student.loaded, fresh = ?student.fresh, "student initialized");
 
     let steps_per_epoch = usable.len().div_ceil(cfg.batch);
     let total = steps_per_epoch * cfg.epochs;
@@ -424,7 +429,7 @@ pub fn train(
         history: Vec::new(),
         data,
     };
-    let mut tr = Trainer::new(cfg, student, tokenizer)?;
+    let mut tr = Trainer::from_init(cfg)?;
     let vars = tr.vars.clone();
     // Resume from the last checkpoint if it is of this same run.
     let last = last_checkpoint_dir(out);
