@@ -9,7 +9,11 @@
 //!   and `result.json` once evaluated. A run with a `result.json` is never run again; a run
 //!   killed half-way resumes from its last checkpoint;
 //! - `baselines.json`: BM25 and the teacher on each evaluation collection;
-//! - `results.md`, `results.json`: the table.
+//! - `results.md`, `results.json`: the table (`table` in the configuration names them).
+//!
+//! Configurations sharing one `out` share its runs: a run is named by family and seed, and a
+//! finished run trained with other settings than its family asks for is an error, not a
+//! silent reuse.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -81,6 +85,10 @@ pub struct ExperimentConfig {
     /// Threads for ONNX inference (students and teacher).
     #[serde(default)]
     pub threads: Option<usize>,
+    /// Base name of the table files in `out` (`<table>.md`, `<table>.json`). Several
+    /// configurations may share one `out` (and so its finished runs) with their own tables.
+    #[serde(default = "default_table")]
+    pub table: String,
 }
 
 /// Training settings shared by the runs of an experiment.
@@ -170,6 +178,9 @@ fn default_depth() -> usize {
 }
 fn default_eval_depth() -> usize {
     100
+}
+fn default_table() -> String {
+    "results".into()
 }
 fn default_alpha() -> f64 {
     0.5
@@ -360,7 +371,23 @@ pub fn run_experiment(
     order.sort_by_key(|&(_, _, i)| i);
     for (spec, seed, _) in order {
         let dir = run_dir(cfg, &spec.name, seed);
+        let train = TrainConfig {
+            loss: spec.loss,
+            gamma: spec.gamma,
+            beta: spec.beta,
+            tau: spec.tau,
+            epochs: cfg.train.epochs,
+            lr: cfg.train.lr,
+            batch: cfg.train.batch,
+            group_size: cfg.train.group_size,
+            max_len: cfg.train.max_len,
+            seed,
+            init: init.clone(),
+            layers: cfg.layers.clone(),
+            ..Default::default()
+        };
         if dir.join("result.json").exists() {
+            check_settings(&dir, &train)?;
             log(&format!("{}-s{seed}: done", spec.name));
             continue;
         }
@@ -386,21 +413,7 @@ pub fn run_experiment(
                 depth: cfg.depth,
                 score_cache: None,
                 rebuild_groups: false,
-                train: TrainConfig {
-                    loss: spec.loss,
-                    gamma: spec.gamma,
-                    beta: spec.beta,
-                    tau: spec.tau,
-                    epochs: cfg.train.epochs,
-                    lr: cfg.train.lr,
-                    batch: cfg.train.batch,
-                    group_size: cfg.train.group_size,
-                    max_len: cfg.train.max_len,
-                    seed,
-                    init: init.clone(),
-                    layers: cfg.layers.clone(),
-                    ..Default::default()
-                },
+                train,
                 out: dir.clone(),
             },
             &mut |_, _, _| {},
@@ -437,6 +450,62 @@ pub fn run_experiment(
         log(&format!("{}-s{seed}: done", spec.name));
     }
     write_table(cfg, &baselines)
+}
+
+/// Fails when the finished run in `dir` was trained with other settings than `want` (another
+/// loss, loss parameter, schedule, seed or starting checkpoint), naming the field.
+fn check_settings(dir: &Path, want: &TrainConfig) -> Result<()> {
+    let path = dir.join("training.json");
+    let have: crate::train::TrainState = read_json(&path)?;
+    let have = &have.config;
+    let differs = |field: &str, a: String, b: String| -> Result<()> {
+        if a == b {
+            Ok(())
+        } else {
+            Err(Error::Data(format!(
+                "{}: this finished run has {field} = {a}, its family in the configuration asks \
+                 for {b}; give the family another name or move the run away",
+                path.display()
+            )))
+        }
+    };
+    differs(
+        "loss",
+        format!("{:?}", have.loss),
+        format!("{:?}", want.loss),
+    )?;
+    if matches!(want.loss, LossKind::Ckl) {
+        differs("gamma", have.gamma.to_string(), want.gamma.to_string())?;
+        differs("beta", have.beta.to_string(), want.beta.to_string())?;
+    }
+    if matches!(want.loss, LossKind::Ckl | LossKind::Kl) {
+        differs("tau", have.tau.to_string(), want.tau.to_string())?;
+    }
+    differs("epochs", have.epochs.to_string(), want.epochs.to_string())?;
+    differs("lr", have.lr.to_string(), want.lr.to_string())?;
+    differs("batch", have.batch.to_string(), want.batch.to_string())?;
+    differs(
+        "group_size",
+        have.group_size.to_string(),
+        want.group_size.to_string(),
+    )?;
+    differs(
+        "max_len",
+        have.max_len.to_string(),
+        want.max_len.to_string(),
+    )?;
+    differs("seed", have.seed.to_string(), want.seed.to_string())?;
+    differs(
+        "layers",
+        format!("{:?}", have.layers),
+        format!("{:?}", want.layers),
+    )?;
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    differs(
+        "init",
+        format!("{:?}", name(&have.init)),
+        format!("{:?}", name(&want.init)),
+    )
 }
 
 /// Mean and sample standard deviation (0 for one value).
@@ -554,10 +623,33 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
         }
         md.push('\n');
     }
-    let md_path = cfg.out.join("results.md");
+    // Selection is on dev only: the families ranked by their mean dev nDCG@10.
+    let mut by_dev: Vec<(f64, f64, usize, &str)> = cfg
+        .runs
+        .iter()
+        .filter_map(|spec| {
+            let dev: Vec<f64> = results
+                .iter()
+                .filter(|r| r.name == spec.name)
+                .filter_map(|r| r.dev_ndcg10.map(|d| d.0))
+                .collect();
+            let (m, s) = mean_std(&dev);
+            (!dev.is_empty()).then_some((m, s, dev.len(), spec.name.as_str()))
+        })
+        .collect();
+    by_dev.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.3.cmp(b.3)));
+    if !by_dev.is_empty() {
+        md.push_str("### Families by dev nDCG@10 (student alone; the selection criterion)\n\n");
+        md.push_str("| family | n | dev nDCG@10 |\n|---|---|---|\n");
+        for (m, s, n, name) in &by_dev {
+            md.push_str(&format!("| {name} | {n} | {m:.4} ± {s:.4} |\n"));
+        }
+        md.push('\n');
+    }
+    let md_path = cfg.out.join(format!("{}.md", cfg.table));
     std::fs::write(&md_path, md).map_err(|e| Error::io(&md_path, e))?;
     write_json(
-        &cfg.out.join("results.json"),
+        &cfg.out.join(format!("{}.json", cfg.table)),
         &serde_json::json!({"measures": names, "alpha": cfg.alpha, "rows": json_rows,
             "runs": results}),
     )

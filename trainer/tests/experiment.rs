@@ -111,4 +111,28 @@ fn runs_every_seed_once_and_writes_the_table() {
     run_experiment(&cfg, &[], &mut |l| third.push(l.to_string())).unwrap();
     let retrained: Vec<_> = third.iter().filter(|l| l.ends_with(": training")).collect();
     assert_eq!(retrained, vec!["kl-s1: training"], "{third:?}");
+    let table = std::fs::read_to_string(cfg.out.join("results.md")).unwrap();
+    assert!(table.contains("Families by dev nDCG@10"), "{table}");
+
+    // A second configuration (a sweep) shares `out` and its finished runs, and writes its
+    // own table ...
+    let mut sweep = text.clone();
+    sweep["table"] = "sweep".into();
+    sweep["runs"] = serde_json::json!([{"name": "ckl", "loss": "ckl", "seeds": [0]}]);
+    std::fs::write(&config, sweep.to_string()).unwrap();
+    let sweep_cfg = read_config(&config).unwrap();
+    let mut fourth = Vec::new();
+    run_experiment(&sweep_cfg, &[], &mut |l| fourth.push(l.to_string())).unwrap();
+    assert_eq!(fourth, vec!["ckl-s0: done"]);
+    let sweep_table = std::fs::read_to_string(cfg.out.join("sweep.md")).unwrap();
+    assert!(sweep_table.contains("| ckl alone | 1 |"), "{sweep_table}");
+    assert!(!sweep_table.contains("| kl alone"), "{sweep_table}");
+
+    // ... but a family whose finished run was trained otherwise is an error naming the field,
+    // never a silent reuse.
+    sweep["runs"] = serde_json::json!([{"name": "ckl", "loss": "ckl", "gamma": 2.0, "seeds": [0]}]);
+    std::fs::write(&config, sweep.to_string()).unwrap();
+    let err = run_experiment(&read_config(&config).unwrap(), &[], &mut |_| {}).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("gamma = 1") && msg.contains("ckl-s0"), "{msg}");
 }
