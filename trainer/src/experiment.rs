@@ -11,6 +11,12 @@
 //! - `baselines.json`: BM25 and the teacher on each evaluation collection;
 //! - `results.md`, `results.json`: the table (`table` in the configuration names them).
 //!
+//! Several worker processes may run one experiment at once (`search-cli experiment --jobs N`):
+//! a worker claims a run with a `claim` file holding its process id before training it, and
+//! skips runs claimed by a live process; the baselines and the shared groups are built by one
+//! worker while the others wait. A claim left by a dead process is taken over (liveness is read
+//! from `/proc`, so parallel workers need Linux; one worker works anywhere).
+//!
 //! Configurations sharing one `out` share its runs: a run is named by family and seed, and a
 //! finished run trained with other settings than its family asks for is an error, not a
 //! silent reuse.
@@ -290,9 +296,93 @@ fn eval_model(set: &EvalSet, model: &dyn CrossEncoder, alpha: f64) -> Result<(Sc
 
 fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(v).map_err(|e| Error::Data(e.to_string()))?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    write_atomic(path, text.as_bytes())
+}
+
+/// Writes `path` whole or not at all (a temporary file of this process, then a rename), so
+/// that readers, other workers included, never see half a file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// A worker's claim on a piece of work: a file holding its process id, removed when dropped.
+struct Claim(PathBuf);
+
+impl Claim {
+    /// Takes the claim `path` unless a live process holds it; a claim whose process is gone
+    /// is taken over. The file appears with its content in one step (a hard link of a
+    /// written temporary file), so no reader sees it empty.
+    fn take(path: &Path) -> Result<Option<Claim>> {
+        let me = std::process::id();
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".tmp{me}"));
+        let tmp = PathBuf::from(tmp);
+        std::fs::write(&tmp, me.to_string()).map_err(|e| Error::io(&tmp, e))?;
+        let taken = (|| {
+            for _ in 0..2 {
+                match std::fs::hard_link(&tmp, path) {
+                    Ok(()) => return Ok(Some(Claim(path.to_path_buf()))),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let holder = std::fs::read_to_string(path)
+                            .ok()
+                            .and_then(|t| t.trim().parse::<u32>().ok());
+                        match holder {
+                            Some(pid) if pid != me && process_alive(pid) => return Ok(None),
+                            // Left by a dead process (or by an earlier process with our id).
+                            _ => {
+                                let _ = std::fs::remove_file(path);
+                            }
+                        }
+                    }
+                    Err(e) => return Err(Error::io(path, e)),
+                }
+            }
+            Ok(None)
+        })();
+        let _ = std::fs::remove_file(&tmp);
+        taken
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Whether process `pid` runs (read from `/proc`; without it, every other process is taken
+/// for dead, which is right for a single worker).
+fn process_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Makes sure one worker builds `done`: returns `None` once `done` exists (waiting while
+/// another live worker builds it), or the claim under which this worker must build it.
+fn build_once(
+    done: &Path,
+    claim: &Path,
+    what: &str,
+    log: &mut dyn FnMut(&str),
+) -> Result<Option<Claim>> {
+    let mut said = false;
+    loop {
+        if done.exists() {
+            return Ok(None);
+        }
+        if let Some(c) = Claim::take(claim)? {
+            // Built by another worker between the check and the claim?
+            return Ok((!done.exists()).then_some(c));
+        }
+        if !said {
+            log(&format!("waiting for another worker to build {what}"));
+            said = true;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
@@ -318,7 +408,13 @@ pub fn run_experiment(
 
     // Baselines: BM25 and the teacher, once.
     let baselines_path = cfg.out.join("baselines.json");
-    let baselines: BTreeMap<String, Baseline> = if baselines_path.exists() {
+    let baselines_claim = build_once(
+        &baselines_path,
+        &cfg.out.join("baselines.claim"),
+        "the baselines",
+        log,
+    )?;
+    let baselines: BTreeMap<String, Baseline> = if baselines_claim.is_none() {
         read_json(&baselines_path)?
     } else {
         let mut out = BTreeMap::new();
@@ -349,6 +445,7 @@ pub fn run_experiment(
         write_json(&baselines_path, &out)?;
         out
     };
+    drop(baselines_claim);
 
     let labeled = {
         let qrels = index_data::load_qrels(&cfg.train_qrels, Some(&cfg.train_split), None)?;
@@ -392,7 +489,22 @@ pub fn run_experiment(
             continue;
         }
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        // Every run reads the same groups (built by the first).
+        let Some(_claim) = Claim::take(&dir.join("claim"))? else {
+            log(&format!("{}-s{seed}: running in another worker", spec.name));
+            continue;
+        };
+        if dir.join("result.json").exists() {
+            // Finished by another worker since the check above.
+            log(&format!("{}-s{seed}: done", spec.name));
+            continue;
+        }
+        // Every run reads the same groups, built by the first run to get here.
+        let groups_claim = build_once(
+            &shared_groups,
+            &cfg.out.join("groups.claim"),
+            "the training groups",
+            log,
+        )?;
         let groups = dir.join("groups.jsonl");
         if shared_groups.exists() && !groups.exists() {
             std::fs::hard_link(&shared_groups, &groups)
@@ -418,9 +530,11 @@ pub fn run_experiment(
             },
             &mut |_, _, _| {},
         )?;
-        if !shared_groups.exists() {
-            std::fs::copy(&groups, &shared_groups).map_err(|e| Error::io(&shared_groups, e))?;
+        if groups_claim.is_some() {
+            let bytes = std::fs::read(&groups).map_err(|e| Error::io(&groups, e))?;
+            write_atomic(&shared_groups, &bytes)?;
         }
+        drop(groups_claim);
         log(&format!(
             "{}-s{seed}: trained in {:.1} min; evaluating",
             spec.name,
@@ -647,7 +761,7 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
         md.push('\n');
     }
     let md_path = cfg.out.join(format!("{}.md", cfg.table));
-    std::fs::write(&md_path, md).map_err(|e| Error::io(&md_path, e))?;
+    write_atomic(&md_path, md.as_bytes())?;
     write_json(
         &cfg.out.join(format!("{}.json", cfg.table)),
         &serde_json::json!({"measures": names, "alpha": cfg.alpha, "rows": json_rows,

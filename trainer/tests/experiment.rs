@@ -105,12 +105,25 @@ fn runs_every_seed_once_and_writes_the_table() {
         again.iter().all(|l| !l.ends_with(": training")),
         "{again:?}"
     );
-    // ... except a run whose result is missing.
+    // ... except a run whose result is missing, unless another live worker claimed it
+    // (process 1 is alive) ...
     std::fs::remove_file(run_dir(&cfg, "kl", 1).join("result.json")).unwrap();
+    let claim = run_dir(&cfg, "kl", 1).join("claim");
+    std::fs::write(&claim, "1").unwrap();
+    let mut skipped = Vec::new();
+    run_experiment(&cfg, &[], &mut |l| skipped.push(l.to_string())).unwrap();
+    assert!(
+        skipped.contains(&"kl-s1: running in another worker".to_string())
+            && skipped.iter().all(|l| !l.ends_with(": training")),
+        "{skipped:?}"
+    );
+    // ... and a claim left by a dead process is taken over.
+    std::fs::write(&claim, "4000000000").unwrap();
     let mut third = Vec::new();
     run_experiment(&cfg, &[], &mut |l| third.push(l.to_string())).unwrap();
     let retrained: Vec<_> = third.iter().filter(|l| l.ends_with(": training")).collect();
     assert_eq!(retrained, vec!["kl-s1: training"], "{third:?}");
+    assert!(!claim.exists(), "a finished run keeps no claim");
     let table = std::fs::read_to_string(cfg.out.join("results.md")).unwrap();
     assert!(table.contains("Families by dev nDCG@10"), "{table}");
 
