@@ -189,6 +189,10 @@ pub struct BenchTrainArgs {
     /// The student's starting checkpoint (folder or fetched name).
     #[arg(long, default_value = "splade-tiny")]
     init: String,
+    /// Keep only these layers of the checkpoint (e.g. 0,2,4), as `retrain --layers` does;
+    /// candle side only.
+    #[arg(long, value_delimiter = ',')]
+    layers: Option<Vec<usize>>,
     /// The loss.
     #[arg(long, default_value = "ckl")]
     loss: trainer::LossKind,
@@ -262,10 +266,14 @@ fn print_phases(name: &str, v: &serde_json::Value) {
 pub fn bench_train(a: BenchTrainArgs) -> Result<()> {
     // candle and its gemm size their thread pools from this; set before any pool starts.
     std::env::set_var("RAYON_NUM_THREADS", a.threads.to_string());
+    if a.torch && a.layers.is_some() {
+        bail!("--layers is not supported with --torch (the PyTorch side loads every layer)");
+    }
     let init = reranker::resolve_model(&a.init)?;
     let groups = trainer::load_groups(&a.groups)?;
     let cfg = trainer::TrainConfig {
         loss: a.loss,
+        layers: a.layers.clone(),
         batch: a.batch,
         group_size: a.group_size,
         max_len: a.max_len,
@@ -273,10 +281,11 @@ pub fn bench_train(a: BenchTrainArgs) -> Result<()> {
         ..Default::default()
     };
     println!(
-        "{} groups from {}, init {}, {} groups x {} pairs a step, max_len {}, {} threads, loss {:?}",
+        "{} groups from {}, init {} (layers {:?}), {} groups x {} pairs a step, max_len {}, {} threads, loss {:?}",
         groups.len(),
         a.groups.display(),
         init.display(),
+        a.layers,
         a.batch,
         a.group_size,
         a.max_len,
