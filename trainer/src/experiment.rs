@@ -91,6 +91,10 @@ pub struct ExperimentConfig {
     /// Threads for ONNX inference (students and teacher).
     #[serde(default)]
     pub threads: Option<usize>,
+    /// Pairs of families compared seed by seed (`[["ckl", "kl"]]`): the table gets the mean
+    /// and standard deviation of the per-seed differences in nDCG@10, and their paired t.
+    #[serde(default)]
+    pub compare: Vec<(String, String)>,
     /// Base name of the table files in `out` (`<table>.md`, `<table>.json`). Several
     /// configurations may share one `out` (and so its finished runs) with their own tables.
     #[serde(default = "default_table")]
@@ -622,6 +626,15 @@ fn check_settings(dir: &Path, want: &TrainConfig) -> Result<()> {
     )
 }
 
+/// The paired t statistic of `n` differences with this mean and sample standard deviation
+/// (NaN below two differences or without spread).
+pub fn paired_t(mean: f64, std: f64, n: usize) -> f64 {
+    if n < 2 || std <= 0.0 {
+        return f64::NAN;
+    }
+    mean / (std / (n as f64).sqrt())
+}
+
 /// Mean and sample standard deviation (0 for one value).
 pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
@@ -737,6 +750,53 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
         }
         md.push('\n');
     }
+    // Paired comparisons: the same seed means the same head initialization and batch order.
+    let mut json_pairs = Vec::new();
+    if !cfg.compare.is_empty() {
+        md.push_str(
+            "### Paired by seed: nDCG@10 of the first family minus the second\n\n\
+             | comparison | collection | n | alone: mean diff ± std (t) | fused: mean diff ± std (t) |\n\
+             |---|---|---|---|---|\n",
+        );
+    }
+    for (a, b) in &cfg.compare {
+        for set in &cfg.evals {
+            let mut cells = Vec::new();
+            let mut n = 0;
+            for fused in [false, true] {
+                let pick = |r: &RunResult| {
+                    let m = if fused { &r.fused } else { &r.alone };
+                    m.get(&set.name).and_then(|v| v.first().copied())
+                };
+                let diffs: Vec<f64> = results
+                    .iter()
+                    .filter(|r| &r.name == a)
+                    .filter_map(|ra| {
+                        let rb = results.iter().find(|r| &r.name == b && r.seed == ra.seed)?;
+                        Some(pick(ra)? - pick(rb)?)
+                    })
+                    .collect();
+                n = diffs.len();
+                let (m, sd) = mean_std(&diffs);
+                let t = paired_t(m, sd, diffs.len());
+                cells.push(format!("{m:+.4} ± {sd:.4} ({t:.2})"));
+                json_pairs.push(serde_json::json!({"first": a, "second": b,
+                    "collection": set.name, "fused": fused, "n": diffs.len(),
+                    "diffs": diffs, "mean": m, "std": sd, "t": t}));
+            }
+            md.push_str(&format!(
+                "| {a} − {b} | {} | {n} | {} | {} |\n",
+                set.name, cells[0], cells[1]
+            ));
+        }
+    }
+    if !cfg.compare.is_empty() {
+        md.push_str(
+            "\n(t = mean / (std / √n), n − 1 degrees of freedom; |t| > 2.78 is p < 0.05 \
+             two-sided at n = 5.)\n\n",
+        );
+    }
+
     // Selection is on dev only: the families ranked by their mean dev nDCG@10.
     let mut by_dev: Vec<(f64, f64, usize, &str)> = cfg
         .runs
@@ -765,7 +825,7 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
     write_json(
         &cfg.out.join(format!("{}.json", cfg.table)),
         &serde_json::json!({"measures": names, "alpha": cfg.alpha, "rows": json_rows,
-            "runs": results}),
+            "paired": json_pairs, "runs": results}),
     )
 }
 
@@ -779,6 +839,15 @@ mod tests {
         assert!((m - 2.5).abs() < 1e-12);
         assert!((s - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
         assert_eq!(mean_std(&[0.7]), (0.7, 0.0));
+    }
+
+    #[test]
+    fn paired_t_by_hand() {
+        // Differences 1, 2, 3: mean 2, std 1, t = 2 / (1 / √3).
+        let (m, s) = mean_std(&[1.0, 2.0, 3.0]);
+        assert!((paired_t(m, s, 3) - 2.0 * 3f64.sqrt()).abs() < 1e-12);
+        assert!(paired_t(0.5, 0.0, 4).is_nan());
+        assert!(paired_t(0.5, 0.1, 1).is_nan());
     }
 
     #[test]

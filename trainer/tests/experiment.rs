@@ -69,6 +69,7 @@ fn runs_every_seed_once_and_writes_the_table() {
         "threads": 1,
         "runs": [{"name": "kl", "loss": "kl", "seeds": [0, 1]},
                  {"name": "ckl", "loss": "ckl", "seeds": [0]}],
+        "compare": [["ckl", "kl"]],
         "evals": [{"name": "tiny-test", "index": p("index"), "queries": p("beir"),
                    "qrels": p("beir"), "split": "test", "depth": 8}]
     });
@@ -88,6 +89,8 @@ fn runs_every_seed_once_and_writes_the_table() {
     assert!(table.contains("| BM25 |"), "{table}");
     assert!(table.contains("| kl alone | 2 |"), "{table}");
     assert!(table.contains("| ckl fused a=0.5 | 1 |"), "{table}");
+    // Paired by seed: only seed 0 has both.
+    assert!(table.contains("| ckl − kl | tiny-test | 1 |"), "{table}");
     // Seeds differ: two kl students are not the same model.
     let w = |seed| std::fs::read(run_dir(&cfg, "kl", seed).join("model.safetensors")).unwrap();
     assert_ne!(w(0), w(1));
