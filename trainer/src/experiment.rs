@@ -626,6 +626,15 @@ fn check_settings(dir: &Path, want: &TrainConfig) -> Result<()> {
     )
 }
 
+/// `mean ± std` of `n` values, or the mean alone for one value (no spread to show).
+fn pm(mean: f64, std: f64, n: usize) -> String {
+    if n < 2 {
+        format!("{mean:.4}")
+    } else {
+        format!("{mean:.4} ± {std:.4}")
+    }
+}
+
 /// The paired t statistic of `n` differences with this mean and sample standard deviation
 /// (NaN below two differences or without spread).
 pub fn paired_t(mean: f64, std: f64, n: usize) -> f64 {
@@ -729,7 +738,7 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
                 for i in 0..names.len() {
                     let xs: Vec<f64> = per.iter().map(|v| v[i]).collect();
                     let (m, s) = mean_std(&xs);
-                    md.push_str(&format!(" {m:.4} ± {s:.4} |"));
+                    md.push_str(&format!(" {} |", pm(m, s, xs.len())));
                     mean_v.push(m);
                     std_v.push(s);
                 }
@@ -741,7 +750,10 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
                 let pairs = mine.iter().map(|r| r.pairs as f64).sum::<f64>() / mine.len() as f64;
                 let mins =
                     mine.iter().map(|r| r.train_seconds).sum::<f64>() / mine.len() as f64 / 60.0;
-                md.push_str(&format!(" {dm:.4} ± {ds:.4} | {pairs:.0} | {mins:.1} |\n"));
+                md.push_str(&format!(
+                    " {} | {pairs:.0} | {mins:.1} |\n",
+                    pm(dm, ds, dev.len())
+                ));
                 json_rows.push(serde_json::json!({"collection": set.name, "system": label,
                     "n": per.len(), "mean": mean_v, "std": std_v,
                     "seeds": mine.iter().map(|r| r.seed).collect::<Vec<_>>(),
@@ -779,7 +791,11 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
                 n = diffs.len();
                 let (m, sd) = mean_std(&diffs);
                 let t = paired_t(m, sd, diffs.len());
-                cells.push(format!("{m:+.4} ± {sd:.4} ({t:.2})"));
+                cells.push(if diffs.len() < 2 {
+                    format!("{m:+.4}")
+                } else {
+                    format!("{m:+.4} ± {sd:.4} ({t:.2})")
+                });
                 json_pairs.push(serde_json::json!({"first": a, "second": b,
                     "collection": set.name, "fused": fused, "n": diffs.len(),
                     "diffs": diffs, "mean": m, "std": sd, "t": t}));
@@ -816,7 +832,7 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
         md.push_str("### Families by dev nDCG@10 (student alone; the selection criterion)\n\n");
         md.push_str("| family | n | dev nDCG@10 |\n|---|---|---|\n");
         for (m, s, n, name) in &by_dev {
-            md.push_str(&format!("| {name} | {n} | {m:.4} ± {s:.4} |\n"));
+            md.push_str(&format!("| {name} | {n} | {} |\n", pm(*m, *s, *n)));
         }
         md.push('\n');
     }
