@@ -442,3 +442,89 @@ fn query_and_eval_rerank_with_the_bundled_student_by_default() {
         ["bm25", "student alone", &format!("bm25+student a={alpha}")]
     );
 }
+
+/// A BEIR folder of 40 documents on five topics and 10 queries (8 train, 2 test).
+fn tiny_beir(dir: &Path) {
+    let topics = [
+        "solar panels convert sunlight into electricity",
+        "vaccines train the immune system against viruses",
+        "glaciers retreat as the climate warms",
+        "bees pollinate flowering crops",
+        "compilers translate source code into machine code",
+    ];
+    std::fs::create_dir_all(dir.join("qrels")).unwrap();
+    let (mut corpus, mut queries) = (String::new(), String::new());
+    let mut train = String::from("query-id\tcorpus-id\tscore\n");
+    let mut test = train.clone();
+    for (t, topic) in topics.iter().enumerate() {
+        for i in 0..8 {
+            let other = topics[(t + i) % topics.len()];
+            corpus.push_str(&format!(
+                "{{\"_id\": \"d{t}-{i}\", \"title\": \"\", \"text\": \"{topic}, note {i}; see also: {other}\"}}\n"
+            ));
+        }
+        for i in 0..2 {
+            let qid = format!("q{t}-{i}");
+            queries.push_str(&format!(
+                "{{\"_id\": \"{qid}\", \"text\": \"{topic} {i}\"}}\n"
+            ));
+            let line = format!("{qid}\td{t}-{i}\t1\n");
+            if t < 4 {
+                train.push_str(&line)
+            } else {
+                test.push_str(&line)
+            }
+        }
+    }
+    std::fs::write(dir.join("corpus.jsonl"), corpus).unwrap();
+    std::fs::write(dir.join("queries.jsonl"), queries).unwrap();
+    std::fs::write(dir.join("qrels/train.tsv"), train).unwrap();
+    std::fs::write(dir.join("qrels/test.tsv"), test).unwrap();
+}
+
+#[test]
+fn experiment_with_two_workers_runs_each_seed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let beir = root.join("beir");
+    tiny_beir(&beir);
+    let idx = root.join("idx");
+    let o = run(&["index", "--index", s(&idx), "--format", "beir", s(&beir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config = root.join("experiment.json");
+    let text = serde_json::json!({
+        "out": root.join("out"), "train_index": idx, "train_queries": beir,
+        "train_qrels": beir, "init": "splade-tiny", "depth": 8, "dev_fraction": 0.25,
+        "train": {"epochs": 1, "lr": 0.001, "batch": 2, "group_size": 4, "max_len": 32},
+        "runs": [{"name": "kl", "loss": "kl", "seeds": [0, 1]}],
+        "evals": [{"name": "tiny-test", "index": idx, "queries": beir, "qrels": beir,
+                   "split": "test", "depth": 8}]
+    });
+    std::fs::write(&config, text.to_string()).unwrap();
+    let o = run(&["experiment", "--config", s(&config), "--jobs", "2"]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    // Two worker processes ran and each seed was trained exactly once (which worker trains
+    // which depends on timing: tiny runs may all finish in the first worker).
+    let mut workers: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("[worker ")?.split(']').next())
+        .collect();
+    workers.sort();
+    workers.dedup();
+    assert_eq!(workers.len(), 2, "{err}");
+    let trained = err.lines().filter(|l| l.ends_with(": training")).count();
+    assert_eq!(trained, 2, "{err}");
+    for seed in [0, 1] {
+        let run_dir = root.join(format!("out/runs/kl-s{seed}"));
+        assert!(run_dir.join("result.json").exists(), "{err}");
+        assert!(!run_dir.join("claim").exists(), "a claim outlived its run");
+    }
+    let table = std::fs::read_to_string(root.join("out/results.md")).unwrap();
+    assert!(table.contains("| kl alone | 2 |"), "{table}");
+    assert!(
+        stdout(&o).trim_end().ends_with("results.md"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -32,7 +32,7 @@ use reranker::{CachedCrossEncoder, CrossEncoder, RerankerOptions, ScoreCache};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::retrain::{retrain, RetrainOptions};
+use crate::retrain::{retrain, write_groups, RetrainOptions};
 use crate::train::{LossKind, TrainConfig};
 
 /// The measures of the table.
@@ -457,6 +457,20 @@ pub fn run_experiment(
     };
     let init = reranker::resolve_model(&cfg.init)?;
     let shared_groups = cfg.out.join("groups.jsonl");
+    let retrain_options = |train: TrainConfig, out: PathBuf| RetrainOptions {
+        index: cfg.train_index.clone(),
+        labeled: labeled.clone(),
+        pseudo_queries: 0,
+        dev_fraction: cfg.dev_fraction,
+        split_seed: cfg.split_seed,
+        teacher: cfg.teacher.clone(),
+        teacher_options: options.clone(),
+        depth: cfg.depth,
+        score_cache: None,
+        rebuild_groups: false,
+        train,
+        out,
+    };
     // Seed by seed across the families, so that an interrupted experiment has comparable
     // numbers of seeds for each loss.
     let mut order: Vec<(&RunSpec, u64, usize)> = Vec::new();
@@ -502,43 +516,28 @@ pub fn run_experiment(
             log(&format!("{}-s{seed}: done", spec.name));
             continue;
         }
-        // Every run reads the same groups, built by the first run to get here.
-        let groups_claim = build_once(
+        // Every run reads the same groups, built once by the first worker to need them.
+        if let Some(_building) = build_once(
             &shared_groups,
             &cfg.out.join("groups.claim"),
             "the training groups",
             log,
-        )?;
+        )? {
+            log("building the training groups (BM25 candidates scored by the teacher)");
+            write_groups(
+                &retrain_options(TrainConfig::default(), cfg.out.clone()),
+                &mut |_, _, _| {},
+            )?;
+        }
         let groups = dir.join("groups.jsonl");
-        if shared_groups.exists() && !groups.exists() {
+        if !groups.exists() {
             std::fs::hard_link(&shared_groups, &groups)
                 .or_else(|_| std::fs::copy(&shared_groups, &groups).map(|_| ()))
                 .map_err(|e| Error::io(&groups, e))?;
         }
         log(&format!("{}-s{seed}: training", spec.name));
         let started = Instant::now();
-        let state = retrain(
-            &RetrainOptions {
-                index: cfg.train_index.clone(),
-                labeled: labeled.clone(),
-                pseudo_queries: 0,
-                dev_fraction: cfg.dev_fraction,
-                split_seed: cfg.split_seed,
-                teacher: cfg.teacher.clone(),
-                teacher_options: options.clone(),
-                depth: cfg.depth,
-                score_cache: None,
-                rebuild_groups: false,
-                train,
-                out: dir.clone(),
-            },
-            &mut |_, _, _| {},
-        )?;
-        if groups_claim.is_some() {
-            let bytes = std::fs::read(&groups).map_err(|e| Error::io(&groups, e))?;
-            write_atomic(&shared_groups, &bytes)?;
-        }
-        drop(groups_claim);
+        let state = retrain(&retrain_options(train, dir.clone()), &mut |_, _, _| {})?;
         log(&format!(
             "{}-s{seed}: trained in {:.1} min; evaluating",
             spec.name,

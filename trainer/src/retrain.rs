@@ -9,7 +9,8 @@ use reranker::{CachedCrossEncoder, RerankerOptions, ScoreCache};
 use serde_json::json;
 
 use crate::data::{
-    build_groups, labeled_queries, load_groups, pseudo_queries, save_groups, split_dev,
+    build_groups, labeled_queries, load_groups, pseudo_queries, save_groups, split_dev, DataStats,
+    Group, TrainQuery,
 };
 use crate::error::{Error, Result};
 use crate::train::{train, DevSet, TrainConfig, TrainState};
@@ -44,15 +45,11 @@ pub struct RetrainOptions {
     pub out: PathBuf,
 }
 
-/// Builds (or reloads) the distillation data, then trains; see [`crate::train`] for what is
-/// written to `out`. `progress(stage, done, total)` reports teacher scoring ("scoring") and
-/// training ("training").
-pub fn retrain(
+/// The training queries (labeled and pseudo), the dev queries and the judgments of `options`.
+fn split_queries(
     options: &RetrainOptions,
-    progress: &mut dyn FnMut(&str, usize, usize),
-) -> Result<TrainState> {
-    let engine = Engine::open(&options.index)?;
-    std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
+    engine: &Engine,
+) -> Result<(Vec<TrainQuery>, Vec<TrainQuery>, Qrels, usize)> {
     let (mut train_q, dev_q, qrels) = match &options.labeled {
         Some((queries, qrels)) => {
             let labeled = labeled_queries(queries, qrels);
@@ -64,7 +61,7 @@ pub fn retrain(
     let n_labeled = train_q.len();
     if options.pseudo_queries > 0 {
         train_q.extend(pseudo_queries(
-            &engine,
+            engine,
             options.pseudo_queries,
             options.split_seed,
         )?);
@@ -75,23 +72,56 @@ pub fn retrain(
                 .into(),
         ));
     }
+    Ok((train_q, dev_q, qrels, n_labeled))
+}
+
+/// Builds `out/groups.jsonl` (BM25 candidates of the training queries, scored by the
+/// teacher) unless it exists and `rebuild_groups` is off, and returns the groups and, when
+/// built, the build statistics. What [`retrain`] does first; the experiment runner calls it
+/// alone to build the groups its runs share.
+pub fn write_groups(
+    options: &RetrainOptions,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<(Vec<Group>, Option<DataStats>)> {
+    let engine = Engine::open(&options.index)?;
+    let (train_q, _, _, _) = split_queries(options, &engine)?;
+    groups_for(options, &engine, &train_q, progress)
+}
+
+fn groups_for(
+    options: &RetrainOptions,
+    engine: &Engine,
+    train_q: &[TrainQuery],
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<(Vec<Group>, Option<DataStats>)> {
+    std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
     let groups_path = options.out.join("groups.jsonl");
-    let (groups, stats) = if groups_path.exists() && !options.rebuild_groups {
-        (load_groups(&groups_path)?, None)
-    } else {
-        let teacher = reranker::load_cross_encoder(&options.teacher, &options.teacher_options)?;
-        let cache_path = options
-            .score_cache
-            .clone()
-            .unwrap_or_else(|| options.index.join("score-cache.tsv"));
-        let cached = CachedCrossEncoder::new(teacher, ScoreCache::open(&cache_path)?, 64);
-        let (groups, stats) =
-            build_groups(&engine, &cached, &train_q, options.depth, &mut |d, t| {
-                progress("scoring", d, t)
-            })?;
-        save_groups(&groups_path, &groups)?;
-        (groups, Some(stats))
-    };
+    if groups_path.exists() && !options.rebuild_groups {
+        return Ok((load_groups(&groups_path)?, None));
+    }
+    let teacher = reranker::load_cross_encoder(&options.teacher, &options.teacher_options)?;
+    let cache_path = options
+        .score_cache
+        .clone()
+        .unwrap_or_else(|| options.index.join("score-cache.tsv"));
+    let cached = CachedCrossEncoder::new(teacher, ScoreCache::open(&cache_path)?, 64);
+    let (groups, stats) = build_groups(engine, &cached, train_q, options.depth, &mut |d, t| {
+        progress("scoring", d, t)
+    })?;
+    save_groups(&groups_path, &groups)?;
+    Ok((groups, Some(stats)))
+}
+
+/// Builds (or reloads) the distillation data, then trains; see [`crate::train`] for what is
+/// written to `out`. `progress(stage, done, total)` reports teacher scoring ("scoring") and
+/// training ("training").
+pub fn retrain(
+    options: &RetrainOptions,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<TrainState> {
+    let engine = Engine::open(&options.index)?;
+    let (train_q, dev_q, qrels, n_labeled) = split_queries(options, &engine)?;
+    let (groups, stats) = groups_for(options, &engine, &train_q, progress)?;
     let dev_queries: Vec<Query> = dev_q
         .iter()
         .map(|q| Query {
