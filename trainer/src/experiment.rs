@@ -625,6 +625,20 @@ fn check_settings(dir: &Path, want: &TrainConfig) -> Result<()> {
     )
 }
 
+/// Whether a paired t over `n` differences is significant at p < 0.05, two-sided (Student's
+/// t critical values for 1..=30 degrees of freedom; 1.96 beyond).
+pub fn significant(t: f64, n: usize) -> bool {
+    const T95: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    if n < 2 || !t.is_finite() {
+        return false;
+    }
+    t.abs() > T95.get(n - 2).copied().unwrap_or(1.96)
+}
+
 /// `mean ± std` of `n` values, or the mean alone for one value (no spread to show).
 fn pm(mean: f64, std: f64, n: usize) -> String {
     if n < 2 {
@@ -793,7 +807,12 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
                 cells.push(if diffs.len() < 2 {
                     format!("{m:+.4}")
                 } else {
-                    format!("{m:+.4} ± {sd:.4} ({t:.2})")
+                    let star = if significant(t, diffs.len()) {
+                        " *"
+                    } else {
+                        ""
+                    };
+                    format!("{m:+.4} ± {sd:.4} ({t:.2}{star})")
                 });
                 json_pairs.push(serde_json::json!({"first": a, "second": b,
                     "collection": set.name, "fused": fused, "n": diffs.len(),
@@ -807,8 +826,9 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
     }
     if !cfg.compare.is_empty() {
         md.push_str(
-            "\n(t = mean / (std / √n), n − 1 degrees of freedom; |t| > 2.78 is p < 0.05 \
-             two-sided at n = 5.)\n\n",
+            "\n(t = mean / (std / √n) with n − 1 degrees of freedom; * = p < 0.05 two-sided, \
+             i.e. |t| above 12.71, 4.30, 3.18, 2.78 at n = 2, 3, 4, 5. Few seeds make this a \
+             weak test: read the means and spreads first.)\n\n",
         );
     }
 
@@ -863,6 +883,11 @@ mod tests {
         assert!((paired_t(m, s, 3) - 2.0 * 3f64.sqrt()).abs() < 1e-12);
         assert!(paired_t(0.5, 0.0, 4).is_nan());
         assert!(paired_t(0.5, 0.1, 1).is_nan());
+        // Critical values: df 4 (n = 5) is 2.776.
+        assert!(significant(2.8, 5) && !significant(2.7, 5) && significant(-2.8, 5));
+        assert!(!significant(10.0, 2) && significant(13.0, 2));
+        assert!(!significant(f64::NAN, 5) && !significant(100.0, 1));
+        assert!(significant(2.0, 100) && !significant(1.9, 100));
     }
 
     #[test]
