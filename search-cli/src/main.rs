@@ -311,9 +311,11 @@ struct RetrainArgs {
 
 #[derive(Args)]
 struct ExperimentArgs {
-    /// The experiment's JSON configuration (see experiments/scifact.json).
-    #[arg(long)]
-    config: PathBuf,
+    /// The experiment's JSON configuration (see experiments/scifact.json); several
+    /// (comma-separated) form a queue: each worker goes on to the next configuration's runs
+    /// as soon as it finds nothing left to claim in one, so no core idles between them.
+    #[arg(long, value_delimiter = ',', required = true)]
+    config: Vec<PathBuf>,
     /// Run only these run families (by name, comma-separated); the table is rewritten from
     /// every finished run either way.
     #[arg(long, value_delimiter = ',')]
@@ -612,11 +614,17 @@ fn score_with_progress(
 }
 
 fn experiment(a: ExperimentArgs) -> Result<()> {
-    let mut cfg = trainer::experiment::read_config(&a.config)?;
+    // Read every configuration first, so that a bad one fails before hours of training.
+    let mut cfgs = Vec::new();
+    for path in &a.config {
+        cfgs.push(trainer::experiment::read_config(path)?);
+    }
     if let Some(t) = a.threads {
         // Before any thread pool exists: candle and rayon size theirs from this variable.
         std::env::set_var("RAYON_NUM_THREADS", t.max(1).to_string());
-        cfg.threads = Some(t.max(1));
+        for cfg in &mut cfgs {
+            cfg.threads = Some(t.max(1));
+        }
     }
     if a.jobs > 1 {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -625,10 +633,11 @@ fn experiment(a: ExperimentArgs) -> Result<()> {
         let mut children = Vec::new();
         for _ in 0..a.jobs {
             let mut cmd = std::process::Command::new(&exe);
-            cmd.arg("experiment")
-                .arg("--config")
-                .arg(&a.config)
-                .arg("--threads")
+            cmd.arg("experiment");
+            for path in &a.config {
+                cmd.arg("--config").arg(path);
+            }
+            cmd.arg("--threads")
                 .arg(threads.to_string())
                 .arg("--worker")
                 .env("RAYON_NUM_THREADS", threads.to_string());
@@ -653,15 +662,17 @@ fn experiment(a: ExperimentArgs) -> Result<()> {
         }
     }
     let pid = std::process::id();
-    trainer::experiment::run_experiment(&cfg, &a.only, &mut |line| {
-        if a.worker {
-            eprintln!("[worker {pid}] {line}");
-        } else {
-            eprintln!("{line}");
+    for cfg in &cfgs {
+        trainer::experiment::run_experiment(cfg, &a.only, &mut |line| {
+            if a.worker {
+                eprintln!("[worker {pid}] {line}");
+            } else {
+                eprintln!("{line}");
+            }
+        })?;
+        if !a.worker {
+            println!("{}", cfg.out.join(format!("{}.md", cfg.table)).display());
         }
-    })?;
-    if !a.worker {
-        println!("{}", cfg.out.join(format!("{}.md", cfg.table)).display());
     }
     Ok(())
 }

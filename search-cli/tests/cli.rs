@@ -501,7 +501,14 @@ fn experiment_with_two_workers_runs_each_seed_once() {
                    "split": "test", "depth": 8}]
     });
     std::fs::write(&config, text.to_string()).unwrap();
-    let o = run(&["experiment", "--config", s(&config), "--jobs", "2"]);
+    // A second configuration queued behind the first, with its own folder and table.
+    let second = root.join("second.json");
+    let mut text2 = text.clone();
+    text2["out"] = serde_json::json!(root.join("out2"));
+    text2["runs"] = serde_json::json!([{"name": "ce", "loss": "ce", "seeds": [0]}]);
+    std::fs::write(&second, text2.to_string()).unwrap();
+    let queue = format!("{},{}", s(&config), s(&second));
+    let o = run(&["experiment", "--config", &queue, "--jobs", "2"]);
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     // Two worker processes ran and each seed was trained exactly once (which worker trains
@@ -514,7 +521,10 @@ fn experiment_with_two_workers_runs_each_seed_once() {
     workers.dedup();
     assert_eq!(workers.len(), 2, "{err}");
     let trained = err.lines().filter(|l| l.ends_with(": training")).count();
-    assert_eq!(trained, 2, "{err}");
+    assert_eq!(trained, 3, "{err}");
+    assert!(root.join("out2/runs/ce-s0/result.json").exists(), "{err}");
+    let table2 = std::fs::read_to_string(root.join("out2/results.md")).unwrap();
+    assert!(table2.contains("| ce alone | 1 |"), "{table2}");
     for seed in [0, 1] {
         let run_dir = root.join(format!("out/runs/kl-s{seed}"));
         assert!(run_dir.join("result.json").exists(), "{err}");
@@ -522,9 +532,10 @@ fn experiment_with_two_workers_runs_each_seed_once() {
     }
     let table = std::fs::read_to_string(root.join("out/results.md")).unwrap();
     assert!(table.contains("| kl alone | 2 |"), "{table}");
-    assert!(
-        stdout(&o).trim_end().ends_with("results.md"),
-        "{}",
-        stdout(&o)
-    );
+    // One table path per configuration, in queue order.
+    let out = stdout(&o);
+    let printed: Vec<&str> = out.lines().collect();
+    assert_eq!(printed.len(), 2, "{out}");
+    assert!(printed[0].ends_with("out/results.md"), "{out}");
+    assert!(printed[1].ends_with("out2/results.md"), "{out}");
 }
