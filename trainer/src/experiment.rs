@@ -9,7 +9,8 @@
 //!   and `result.json` once evaluated. A run with a `result.json` is never run again; a run
 //!   killed half-way resumes from its last checkpoint;
 //! - `baselines.json`: BM25 and the teacher on each evaluation collection;
-//! - `results.md`, `results.json`: the table (`table` in the configuration names them).
+//! - `results.md`, `results.json`: the table (`table` in the configuration names them), and
+//!   `results.config.json`, the configuration that wrote it.
 //!
 //! Several worker processes may run one experiment at once (`search-cli experiment --jobs N`):
 //! a worker claims a run with a `claim` file holding its process id before training it, and
@@ -402,7 +403,8 @@ pub fn run_experiment(
     log: &mut dyn FnMut(&str),
 ) -> Result<()> {
     std::fs::create_dir_all(cfg.out.join("runs")).map_err(|e| Error::io(&cfg.out, e))?;
-    write_json(&cfg.out.join("config.json"), cfg)?;
+    // Named after the table: configurations sharing `out` keep their own record.
+    write_json(&cfg.out.join(format!("{}.config.json", cfg.table)), cfg)?;
     let options = RerankerOptions {
         max_len: cfg.train.max_len,
         num_threads: cfg.threads,

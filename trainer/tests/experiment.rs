@@ -143,6 +143,12 @@ fn runs_every_seed_once_and_writes_the_table() {
     let sweep_table = std::fs::read_to_string(cfg.out.join("sweep.md")).unwrap();
     assert!(sweep_table.contains("| ckl alone | 1 |"), "{sweep_table}");
     assert!(!sweep_table.contains("| kl alone"), "{sweep_table}");
+    // Each table keeps the configuration that wrote it.
+    let recorded = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(cfg.out.join(name)).unwrap()).unwrap()
+    };
+    assert_eq!(recorded("sweep.config.json")["table"], "sweep");
+    assert_eq!(recorded("results.config.json")["table"], "results");
 
     // ... but a family whose finished run was trained otherwise is an error naming the field,
     // never a silent reuse.
