@@ -96,6 +96,13 @@ pub struct ExperimentConfig {
     /// and standard deviation of the per-seed differences in nDCG@10, and their paired t.
     #[serde(default)]
     pub compare: Vec<(String, String)>,
+    /// BM25 weights at which each student is evaluated fused on the dev queries (the
+    /// shipping criterion: the default reranker is used fused). Default 0.3 to 0.8 by 0.1.
+    #[serde(default = "default_dev_alphas")]
+    pub dev_alphas: Vec<f64>,
+    /// BM25 candidates per dev query for that evaluation (default 100, the default pipeline's).
+    #[serde(default = "default_dev_depth")]
+    pub dev_depth: usize,
     /// Base name of the table files in `out` (`<table>.md`, `<table>.json`). Several
     /// configurations may share one `out` (and so its finished runs) with their own tables.
     #[serde(default = "default_table")]
@@ -193,6 +200,12 @@ fn default_eval_depth() -> usize {
 fn default_table() -> String {
     "results".into()
 }
+fn default_dev_alphas() -> Vec<f64> {
+    vec![0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+}
+fn default_dev_depth() -> usize {
+    100
+}
 fn default_alpha() -> f64 {
     0.5
 }
@@ -225,6 +238,36 @@ pub struct RunResult {
     pub alone: BTreeMap<String, Scores>,
     /// Per collection: fused with BM25 at the experiment's alpha.
     pub fused: BTreeMap<String, Scores>,
+    /// nDCG@10 on the dev queries, fused with BM25 at each of the experiment's `dev_alphas`
+    /// (absent in results written before it existed; the runner fills it in).
+    #[serde(default)]
+    pub dev_fused: Option<DevFused>,
+}
+
+/// A student fused with BM25 on the dev queries (which chose its checkpoint; never test).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DevFused {
+    /// BM25 candidates per query.
+    pub depth: usize,
+    /// Dev queries evaluated.
+    pub queries: usize,
+    /// BM25 alone.
+    pub bm25: f64,
+    /// (alpha, nDCG@10 fused at alpha), in the configuration's order.
+    pub by_alpha: Vec<(f64, f64)>,
+}
+
+impl DevFused {
+    /// The best (alpha, nDCG@10); ties go to the first alpha listed.
+    pub fn best(&self) -> Option<(f64, f64)> {
+        self.by_alpha
+            .iter()
+            .copied()
+            .fold(None, |best: Option<(f64, f64)>, x| match best {
+                Some(b) if b.1 >= x.1 => Some(b),
+                _ => Some(x),
+            })
+    }
 }
 
 /// BM25 and the teacher on one collection.
@@ -297,6 +340,55 @@ fn eval_model(set: &EvalSet, model: &dyn CrossEncoder, alpha: f64) -> Result<(Sc
     let scores =
         engine::score_candidates(&set.engine, model, &set.queries, set.depth, &mut |_, _| {})?;
     Ok((means(set, &scores.run(0.0)), means(set, &scores.run(alpha))))
+}
+
+/// The dev queries of the finished run in `dir` (its `training.json` names them) with their
+/// training judgments, retrieved from the training index.
+fn dev_set(cfg: &ExperimentConfig, dir: &Path) -> Result<EvalSet> {
+    let path = dir.join("training.json");
+    let state: crate::train::TrainState = read_json(&path)?;
+    let ids: std::collections::HashSet<String> = state
+        .data
+        .get("dev_query_ids")
+        .and_then(|v| v.as_array())
+        .ok_or_else(|| Error::Data(format!("{}: no data.dev_query_ids", path.display())))?
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    let qrels = index_data::load_qrels(&cfg.train_qrels, Some(&cfg.train_split), None)?;
+    let queries: Vec<Query> = index_data::read_queries(&cfg.train_queries)?
+        .into_iter()
+        .filter(|q| ids.contains(&q.id) && qrels.get(&q.id).is_some())
+        .collect();
+    if queries.is_empty() {
+        return Err(Error::Data(format!(
+            "{}: none of its dev queries is judged in {}",
+            path.display(),
+            cfg.train_qrels.display()
+        )));
+    }
+    Ok(EvalSet {
+        name: "dev".into(),
+        engine: Engine::open(&cfg.train_index)?,
+        queries,
+        qrels,
+        depth: cfg.dev_depth,
+    })
+}
+
+/// nDCG@10 of `model` fused with BM25 on the dev queries of the run in `dir`, at each of the
+/// configuration's `dev_alphas` (one scoring pass; fusing is free).
+fn eval_dev(cfg: &ExperimentConfig, dir: &Path, model: &dyn CrossEncoder) -> Result<DevFused> {
+    let set = dev_set(cfg, dir)?;
+    let scores =
+        engine::score_candidates(&set.engine, model, &set.queries, set.depth, &mut |_, _| {})?;
+    let ndcg = |alpha: f64| means(&set, &scores.run(alpha))[0];
+    Ok(DevFused {
+        depth: set.depth,
+        queries: set.queries.len(),
+        bm25: ndcg(1.0),
+        by_alpha: cfg.dev_alphas.iter().map(|&a| (a, ndcg(a))).collect(),
+    })
 }
 
 fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
@@ -503,8 +595,28 @@ pub fn run_experiment(
             layers: cfg.layers.clone(),
             ..Default::default()
         };
-        if dir.join("result.json").exists() {
+        let result_path = dir.join("result.json");
+        if result_path.exists() {
             check_settings(&dir, &train)?;
+            let result: RunResult = read_json(&result_path)?;
+            if result.dev_fused.is_none() {
+                // Written before dev fusion was measured: measure it now, once.
+                let Some(_claim) = Claim::take(&dir.join("claim"))? else {
+                    log(&format!(
+                        "{}-s{seed}: evaluated in another worker",
+                        spec.name
+                    ));
+                    continue;
+                };
+                let mut result: RunResult = read_json(&result_path)?;
+                if result.dev_fused.is_none() {
+                    log(&format!("{}-s{seed}: evaluating fused on dev", spec.name));
+                    let student = reranker::OnnxCrossEncoder::load(&dir.join("onnx"), &options)?;
+                    result.dev_fused = Some(eval_dev(cfg, &dir, &student)?);
+                    write_json(&result_path, &result)?;
+                    write_table(cfg, &baselines)?;
+                }
+            }
             log(&format!("{}-s{seed}: done", spec.name));
             continue;
         }
@@ -513,7 +625,7 @@ pub fn run_experiment(
             log(&format!("{}-s{seed}: running in another worker", spec.name));
             continue;
         };
-        if dir.join("result.json").exists() {
+        if result_path.exists() {
             // Finished by another worker since the check above.
             log(&format!("{}-s{seed}: done", spec.name));
             continue;
@@ -557,13 +669,14 @@ pub fn run_experiment(
             train_seconds: state.history.last().map_or(0.0, |h| h.seconds),
             alone: BTreeMap::new(),
             fused: BTreeMap::new(),
+            dev_fused: Some(eval_dev(cfg, &dir, &student)?),
         };
         for set in &evals {
             let (alone, fused) = eval_model(set, &student, cfg.alpha)?;
             result.alone.insert(set.name.clone(), alone);
             result.fused.insert(set.name.clone(), fused);
         }
-        write_json(&dir.join("result.json"), &result)?;
+        write_json(&result_path, &result)?;
         // The table is rewritten after every run, so an interrupted experiment has one.
         write_table(cfg, &baselines)?;
         log(&format!("{}-s{seed}: done", spec.name));
@@ -835,25 +948,72 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
     }
 
     // Selection is on dev only: the families ranked by their mean dev nDCG@10.
-    let mut by_dev: Vec<(f64, f64, usize, &str)> = cfg
+    let best_fused = |r: &RunResult| r.dev_fused.as_ref().and_then(DevFused::best);
+    let mut by_dev: Vec<(f64, f64, usize, &str, String)> = cfg
         .runs
         .iter()
         .filter_map(|spec| {
-            let dev: Vec<f64> = results
-                .iter()
-                .filter(|r| r.name == spec.name)
-                .filter_map(|r| r.dev_ndcg10.map(|d| d.0))
-                .collect();
+            let family = || results.iter().filter(|r| r.name == spec.name);
+            let dev: Vec<f64> = family().filter_map(|r| r.dev_ndcg10.map(|d| d.0)).collect();
+            let fused: Vec<f64> = family().filter_map(|r| Some(best_fused(r)?.1)).collect();
             let (m, s) = mean_std(&dev);
-            (!dev.is_empty()).then_some((m, s, dev.len(), spec.name.as_str()))
+            let (fm, fs) = mean_std(&fused);
+            let fused_cell = if fused.is_empty() {
+                String::new()
+            } else {
+                format!("{} (n {})", pm(fm, fs, fused.len()), fused.len())
+            };
+            (!dev.is_empty()).then_some((m, s, dev.len(), spec.name.as_str(), fused_cell))
         })
         .collect();
     by_dev.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.3.cmp(b.3)));
     if !by_dev.is_empty() {
         md.push_str("### Families by dev nDCG@10 (student alone; the selection criterion)\n\n");
-        md.push_str("| family | n | dev nDCG@10 |\n|---|---|---|\n");
-        for (m, s, n, name) in &by_dev {
-            md.push_str(&format!("| {name} | {n} | {} |\n", pm(*m, *s, *n)));
+        md.push_str(
+            "| family | n | dev nDCG@10 | dev fused with BM25, each run's best alpha |\n\
+             |---|---|---|---|\n",
+        );
+        for (m, s, n, name, fused) in &by_dev {
+            md.push_str(&format!(
+                "| {name} | {n} | {} | {fused} |\n",
+                pm(*m, *s, *n)
+            ));
+        }
+        md.push('\n');
+    }
+    // The default reranker is used fused, so it is chosen by its fused dev score.
+    let mut by_fused: Vec<(&RunResult, (f64, f64))> = results
+        .iter()
+        .filter_map(|r| Some((r, best_fused(r)?)))
+        .collect();
+    by_fused.sort_by(|a, b| {
+        (b.1 .1)
+            .total_cmp(&a.1 .1)
+            .then(a.0.name.cmp(&b.0.name))
+            .then(a.0.seed.cmp(&b.0.seed))
+    });
+    if let Some((first, _)) = by_fused.first() {
+        let dev = first.dev_fused.as_ref().expect("filtered on dev_fused");
+        md.push_str(&format!(
+            "### Runs by dev nDCG@10 fused with BM25 (the shipping criterion; BM25 top {}, \
+             {} dev queries, BM25 alone {:.4})\n\n",
+            dev.depth, dev.queries, dev.bm25
+        ));
+        md.push_str(&format!(
+            "| run | dev fused | alpha | dev alone (top {}) |\n|---|---|---|---|\n",
+            cfg.depth
+        ));
+        for (r, (alpha, ndcg)) in by_fused.iter().take(10) {
+            let alone = r
+                .dev_ndcg10
+                .map_or(String::new(), |d| format!("{:.4}", d.0));
+            md.push_str(&format!(
+                "| {}-s{} | {ndcg:.4} | {alpha} | {alone} |\n",
+                r.name, r.seed
+            ));
+        }
+        if by_fused.len() > 10 {
+            md.push_str(&format!("\n({} more in the JSON.)\n", by_fused.len() - 10));
         }
         md.push('\n');
     }
@@ -869,6 +1029,22 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn best_dev_alpha_is_the_highest_and_ties_go_to_the_first() {
+        let dev = |by_alpha: Vec<(f64, f64)>| DevFused {
+            depth: 100,
+            queries: 3,
+            bm25: 0.5,
+            by_alpha,
+        };
+        assert_eq!(
+            dev(vec![(0.3, 0.6), (0.5, 0.7), (0.7, 0.65)]).best(),
+            Some((0.5, 0.7))
+        );
+        assert_eq!(dev(vec![(0.3, 0.7), (0.5, 0.7)]).best(), Some((0.3, 0.7)));
+        assert_eq!(dev(vec![]).best(), None);
+    }
 
     #[test]
     fn mean_and_sample_std() {

@@ -91,6 +91,29 @@ fn runs_every_seed_once_and_writes_the_table() {
     assert!(table.contains("| ckl fused a=0.5 | 1 |"), "{table}");
     // Paired by seed: only seed 0 has both.
     assert!(table.contains("| ckl − kl | tiny-test | 1 |"), "{table}");
+    // Every run is measured fused with BM25 on its dev queries at each dev alpha, and the
+    // runs are ranked by it (the shipping criterion).
+    let result = |name, seed| -> serde_json::Value {
+        let path = run_dir(&cfg, name, seed).join("result.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let dev = result("kl", 0)["dev_fused"].clone();
+    let alphas: Vec<f64> = dev["by_alpha"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_f64().unwrap())
+        .collect();
+    assert_eq!(alphas, cfg.dev_alphas, "{dev}");
+    assert!(dev["queries"].as_u64().unwrap() > 0, "{dev}");
+    for p in dev["by_alpha"].as_array().unwrap() {
+        let v = p[1].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{dev}");
+    }
+    assert!(
+        table.contains("### Runs by dev nDCG@10 fused with BM25"),
+        "{table}"
+    );
     // Seeds differ: two kl students are not the same model.
     let w = |seed| std::fs::read(run_dir(&cfg, "kl", seed).join("model.safetensors")).unwrap();
     assert_ne!(w(0), w(1));
@@ -108,6 +131,29 @@ fn runs_every_seed_once_and_writes_the_table() {
         again.iter().all(|l| !l.ends_with(": training")),
         "{again:?}"
     );
+    // A result written before dev fusion was measured gets it, without retraining, and the
+    // same numbers as when the run was trained.
+    let path = run_dir(&cfg, "kl", 0).join("result.json");
+    let mut old = result("kl", 0);
+    old["dev_fused"] = serde_json::Value::Null;
+    std::fs::write(&path, old.to_string()).unwrap();
+    let mut backfill = Vec::new();
+    run_experiment(&cfg, &[], &mut |l| backfill.push(l.to_string())).unwrap();
+    assert!(
+        backfill.contains(&"kl-s0: evaluating fused on dev".to_string())
+            && backfill.iter().all(|l| !l.ends_with(": training")),
+        "{backfill:?}"
+    );
+    let refilled = result("kl", 0)["dev_fused"].clone();
+    for (a, b) in dev["by_alpha"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(refilled["by_alpha"].as_array().unwrap())
+    {
+        let (a, b) = (a[1].as_f64().unwrap(), b[1].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-6, "{dev} vs {refilled}");
+    }
     // ... except a run whose result is missing, unless another live worker claimed it
     // (process 1 is alive) ...
     std::fs::remove_file(run_dir(&cfg, "kl", 1).join("result.json")).unwrap();
