@@ -611,7 +611,7 @@ pub fn run_experiment(
                 let mut result: RunResult = read_json(&result_path)?;
                 if result.dev_fused.is_none() {
                     log(&format!("{}-s{seed}: evaluating fused on dev", spec.name));
-                    let student = reranker::OnnxCrossEncoder::load(&dir.join("onnx"), &options)?;
+                    let student = reranker::OnnxCrossEncoder::load(dir.join("onnx"), &options)?;
                     result.dev_fused = Some(eval_dev(cfg, &dir, &student)?);
                     write_json(&result_path, &result)?;
                     write_table(cfg, &baselines)?;
