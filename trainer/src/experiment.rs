@@ -242,6 +242,10 @@ pub struct RunResult {
     /// (absent in results written before it existed; the runner fills it in).
     #[serde(default)]
     pub dev_fused: Option<DevFused>,
+    /// Per collection: fused with BM25 at this run's own best dev alpha (what a user who
+    /// tunes the fusion weight on dev would deploy); filled in like `dev_fused`.
+    #[serde(default)]
+    pub fused_dev_alpha: BTreeMap<String, Scores>,
 }
 
 /// A student fused with BM25 on the dev queries (which chose its checkpoint; never test).
@@ -335,11 +339,16 @@ fn means(set: &EvalSet, run: &index_data::Run) -> Scores {
     e.mean
 }
 
-/// Scores `set` with `model` and returns (alone, fused at alpha).
-fn eval_model(set: &EvalSet, model: &dyn CrossEncoder, alpha: f64) -> Result<(Scores, Scores)> {
+/// Scores `set` with `model` once and returns the model alone and fused at each alpha.
+fn eval_model(
+    set: &EvalSet,
+    model: &dyn CrossEncoder,
+    alphas: &[f64],
+) -> Result<(Scores, Vec<Scores>)> {
     let scores =
         engine::score_candidates(&set.engine, model, &set.queries, set.depth, &mut |_, _| {})?;
-    Ok((means(set, &scores.run(0.0)), means(set, &scores.run(alpha))))
+    let fused = alphas.iter().map(|&a| means(set, &scores.run(a))).collect();
+    Ok((means(set, &scores.run(0.0)), fused))
 }
 
 /// The dev queries of the finished run in `dir` (its `training.json` names them) with their
@@ -389,6 +398,15 @@ fn eval_dev(cfg: &ExperimentConfig, dir: &Path, model: &dyn CrossEncoder) -> Res
         bm25: ndcg(1.0),
         by_alpha: cfg.dev_alphas.iter().map(|&a| (a, ndcg(a))).collect(),
     })
+}
+
+/// The run's best dev alpha, else the configuration's.
+fn dev_alpha(result: &RunResult, cfg: &ExperimentConfig) -> f64 {
+    result
+        .dev_fused
+        .as_ref()
+        .and_then(DevFused::best)
+        .map_or(cfg.alpha, |b| b.0)
 }
 
 fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
@@ -529,7 +547,8 @@ pub fn run_experiment(
             let cache = ScoreCache::open(set.engine.path().join("score-cache.tsv"))?;
             let teacher = reranker::load_cross_encoder(&cfg.teacher, &options)?;
             let cached = CachedCrossEncoder::new(teacher, cache, 256);
-            let (alone, fused) = eval_model(set, &cached, cfg.alpha)?;
+            let (alone, mut fused) = eval_model(set, &cached, &[cfg.alpha])?;
+            let fused = fused.remove(0);
             out.insert(
                 set.name.clone(),
                 Baseline {
@@ -598,9 +617,14 @@ pub fn run_experiment(
         let result_path = dir.join("result.json");
         if result_path.exists() {
             check_settings(&dir, &train)?;
-            let result: RunResult = read_json(&result_path)?;
-            if result.dev_fused.is_none() {
-                // Written before dev fusion was measured: measure it now, once.
+            let incomplete = |r: &RunResult| {
+                r.dev_fused.is_none()
+                    || evals
+                        .iter()
+                        .any(|e| !r.fused_dev_alpha.contains_key(&e.name))
+            };
+            if incomplete(&read_json(&result_path)?) {
+                // Written before these were measured: measure them now, once.
                 let Some(_claim) = Claim::take(&dir.join("claim"))? else {
                     log(&format!(
                         "{}-s{seed}: evaluated in another worker",
@@ -609,10 +633,25 @@ pub fn run_experiment(
                     continue;
                 };
                 let mut result: RunResult = read_json(&result_path)?;
-                if result.dev_fused.is_none() {
-                    log(&format!("{}-s{seed}: evaluating fused on dev", spec.name));
+                if incomplete(&result) {
                     let student = reranker::OnnxCrossEncoder::load(dir.join("onnx"), &options)?;
-                    result.dev_fused = Some(eval_dev(cfg, &dir, &student)?);
+                    if result.dev_fused.is_none() {
+                        log(&format!("{}-s{seed}: evaluating fused on dev", spec.name));
+                        result.dev_fused = Some(eval_dev(cfg, &dir, &student)?);
+                    }
+                    let alpha = dev_alpha(&result, cfg);
+                    for set in &evals {
+                        if !result.fused_dev_alpha.contains_key(&set.name) {
+                            log(&format!(
+                                "{}-s{seed}: evaluating {} fused at its dev alpha {alpha}",
+                                spec.name, set.name
+                            ));
+                            let (_, mut fused) = eval_model(set, &student, &[alpha])?;
+                            result
+                                .fused_dev_alpha
+                                .insert(set.name.clone(), fused.remove(0));
+                        }
+                    }
                     write_json(&result_path, &result)?;
                     write_table(cfg, &baselines)?;
                 }
@@ -670,11 +709,16 @@ pub fn run_experiment(
             alone: BTreeMap::new(),
             fused: BTreeMap::new(),
             dev_fused: Some(eval_dev(cfg, &dir, &student)?),
+            fused_dev_alpha: BTreeMap::new(),
         };
+        let alpha = dev_alpha(&result, cfg);
         for set in &evals {
-            let (alone, fused) = eval_model(set, &student, cfg.alpha)?;
+            let (alone, fused) = eval_model(set, &student, &[cfg.alpha, alpha])?;
             result.alone.insert(set.name.clone(), alone);
-            result.fused.insert(set.name.clone(), fused);
+            result.fused.insert(set.name.clone(), fused[0].clone());
+            result
+                .fused_dev_alpha
+                .insert(set.name.clone(), fused[1].clone());
         }
         write_json(&result_path, &result)?;
         // The table is rewritten after every run, so an interrupted experiment has one.
@@ -787,6 +831,35 @@ pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// The three ways a student is reported: alone, fused at the configuration's alpha, and
+/// fused at the run's own best dev alpha.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Alone,
+    Fused,
+    FusedDevAlpha,
+}
+
+const KINDS: [Kind; 3] = [Kind::Alone, Kind::Fused, Kind::FusedDevAlpha];
+
+impl Kind {
+    fn of<'a>(self, r: &'a RunResult, collection: &str) -> Option<&'a Scores> {
+        match self {
+            Kind::Alone => r.alone.get(collection),
+            Kind::Fused => r.fused.get(collection),
+            Kind::FusedDevAlpha => r.fused_dev_alpha.get(collection),
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Kind::Alone => "alone",
+            Kind::Fused => "fused",
+            Kind::FusedDevAlpha => "fused_dev_alpha",
+        }
+    }
+}
+
 /// Collects every finished run's `result.json` and writes `results.md` and `results.json`.
 pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline>) -> Result<()> {
     let mut results: Vec<RunResult> = Vec::new();
@@ -802,7 +875,8 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
     let mut md = String::new();
     md.push_str(&format!(
         "Students trained from `{}` on `{}` ({} epochs, lr {}, {} groups of {} a step, max_len {}); \
-         fused = BM25 fused with the student at alpha {} (min-max normalized scores). \
+         fused = BM25 fused with the student at alpha {} (min-max normalized scores); \
+         fused a=dev = at each run's own best alpha on the dev queries. \
          mean ± sample std over seeds; n = seeds finished.\n\n",
         cfg.init,
         cfg.train_index.display(),
@@ -844,22 +918,16 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
             if mine.is_empty() {
                 continue;
             }
-            for fused in [false, true] {
-                let label = if fused {
-                    format!("{} fused a={}", spec.name, cfg.alpha)
-                } else {
-                    format!("{} alone", spec.name)
+            for kind in KINDS {
+                let label = match kind {
+                    Kind::Alone => format!("{} alone", spec.name),
+                    Kind::Fused => format!("{} fused a={}", spec.name, cfg.alpha),
+                    Kind::FusedDevAlpha => format!("{} fused a=dev", spec.name),
                 };
-                let per: Vec<&Scores> = mine
-                    .iter()
-                    .filter_map(|r| {
-                        if fused {
-                            r.fused.get(&set.name)
-                        } else {
-                            r.alone.get(&set.name)
-                        }
-                    })
-                    .collect();
+                let per: Vec<&Scores> = mine.iter().filter_map(|r| kind.of(r, &set.name)).collect();
+                if per.is_empty() {
+                    continue;
+                }
                 md.push_str(&format!("| {label} | {} |", per.len()));
                 let mut mean_v = Vec::new();
                 let mut std_v = Vec::new();
@@ -895,19 +963,16 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
     if !cfg.compare.is_empty() {
         md.push_str(
             "### Paired by seed: nDCG@10 of the first family minus the second\n\n\
-             | comparison | collection | n | alone: mean diff ± std (t) | fused: mean diff ± std (t) |\n\
-             |---|---|---|---|---|\n",
+             | comparison | collection | n | alone: mean diff ± std (t) | fused a=alpha | fused a=dev |\n\
+             |---|---|---|---|---|---|\n",
         );
     }
     for (a, b) in &cfg.compare {
         for set in &cfg.evals {
             let mut cells = Vec::new();
             let mut n = 0;
-            for fused in [false, true] {
-                let pick = |r: &RunResult| {
-                    let m = if fused { &r.fused } else { &r.alone };
-                    m.get(&set.name).and_then(|v| v.first().copied())
-                };
+            for kind in KINDS {
+                let pick = |r: &RunResult| kind.of(r, &set.name).and_then(|v| v.first().copied());
                 let diffs: Vec<f64> = results
                     .iter()
                     .filter(|r| &r.name == a)
@@ -916,10 +981,16 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
                         Some(pick(ra)? - pick(rb)?)
                     })
                     .collect();
-                n = diffs.len();
+                if kind == Kind::Alone {
+                    n = diffs.len();
+                }
                 let (m, sd) = mean_std(&diffs);
                 let t = paired_t(m, sd, diffs.len());
-                cells.push(if diffs.len() < 2 {
+                cells.push(if diffs.is_empty() {
+                    String::new()
+                } else if diffs.len() != n {
+                    format!("{m:+.4} (n {})", diffs.len())
+                } else if diffs.len() < 2 {
                     format!("{m:+.4}")
                 } else {
                     let star = if significant(t, diffs.len()) {
@@ -930,12 +1001,12 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
                     format!("{m:+.4} ± {sd:.4} ({t:.2}{star})")
                 });
                 json_pairs.push(serde_json::json!({"first": a, "second": b,
-                    "collection": set.name, "fused": fused, "n": diffs.len(),
+                    "collection": set.name, "kind": kind.key(), "n": diffs.len(),
                     "diffs": diffs, "mean": m, "std": sd, "t": t}));
             }
             md.push_str(&format!(
-                "| {a} − {b} | {} | {n} | {} | {} |\n",
-                set.name, cells[0], cells[1]
+                "| {a} − {b} | {} | {n} | {} | {} | {} |\n",
+                set.name, cells[0], cells[1], cells[2]
             ));
         }
     }

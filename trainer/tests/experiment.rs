@@ -89,6 +89,7 @@ fn runs_every_seed_once_and_writes_the_table() {
     assert!(table.contains("| BM25 |"), "{table}");
     assert!(table.contains("| kl alone | 2 |"), "{table}");
     assert!(table.contains("| ckl fused a=0.5 | 1 |"), "{table}");
+    assert!(table.contains("| kl fused a=dev | 2 |"), "{table}");
     // Paired by seed: only seed 0 has both.
     assert!(table.contains("| ckl − kl | tiny-test | 1 |"), "{table}");
     // Every run is measured fused with BM25 on its dev queries at each dev alpha, and the
@@ -135,7 +136,10 @@ fn runs_every_seed_once_and_writes_the_table() {
     // same numbers as when the run was trained.
     let path = run_dir(&cfg, "kl", 0).join("result.json");
     let mut old = result("kl", 0);
+    let fused_dev_alpha = old["fused_dev_alpha"].clone();
+    assert!(fused_dev_alpha["tiny-test"].is_array(), "{old}");
     old["dev_fused"] = serde_json::Value::Null;
+    old.as_object_mut().unwrap().remove("fused_dev_alpha");
     std::fs::write(&path, old.to_string()).unwrap();
     let mut backfill = Vec::new();
     run_experiment(&cfg, &[], &mut |l| backfill.push(l.to_string())).unwrap();
@@ -144,6 +148,13 @@ fn runs_every_seed_once_and_writes_the_table() {
             && backfill.iter().all(|l| !l.ends_with(": training")),
         "{backfill:?}"
     );
+    assert!(
+        backfill
+            .iter()
+            .any(|l| l.starts_with("kl-s0: evaluating tiny-test fused at its dev alpha")),
+        "{backfill:?}"
+    );
+    assert_eq!(result("kl", 0)["fused_dev_alpha"], fused_dev_alpha);
     let refilled = result("kl", 0)["dev_fused"].clone();
     for (a, b) in dev["by_alpha"]
         .as_array()
