@@ -961,11 +961,12 @@ pub fn write_table(cfg: &ExperimentConfig, baselines: &BTreeMap<String, Baseline
     // Paired comparisons: the same seed means the same head initialization and batch order.
     let mut json_pairs = Vec::new();
     if !cfg.compare.is_empty() {
-        md.push_str(
+        md.push_str(&format!(
             "### Paired by seed: nDCG@10 of the first family minus the second\n\n\
-             | comparison | collection | n | alone: mean diff ± std (t) | fused a=alpha | fused a=dev |\n\
+             | comparison | collection | n | alone: mean diff ± std (t) | fused a={} | fused a=dev |\n\
              |---|---|---|---|---|---|\n",
-        );
+            cfg.alpha
+        ));
     }
     for (a, b) in &cfg.compare {
         for set in &cfg.evals {
