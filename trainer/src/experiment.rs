@@ -389,15 +389,62 @@ fn dev_set(cfg: &ExperimentConfig, dir: &Path) -> Result<EvalSet> {
 /// configuration's `dev_alphas` (one scoring pass; fusing is free).
 fn eval_dev(cfg: &ExperimentConfig, dir: &Path, model: &dyn CrossEncoder) -> Result<DevFused> {
     let set = dev_set(cfg, dir)?;
-    let scores =
-        engine::score_candidates(&set.engine, model, &set.queries, set.depth, &mut |_, _| {})?;
-    let ndcg = |alpha: f64| means(&set, &scores.run(alpha))[0];
+    // Alpha 1 is BM25 alone; nDCG@10 is the first of MEASURES.
+    let alphas: Vec<f64> = std::iter::once(1.0)
+        .chain(cfg.dev_alphas.iter().copied())
+        .collect();
+    let (_, fused) = eval_model(&set, model, &alphas)?;
     Ok(DevFused {
         depth: set.depth,
         queries: set.queries.len(),
-        bm25: ndcg(1.0),
-        by_alpha: cfg.dev_alphas.iter().map(|&a| (a, ndcg(a))).collect(),
+        bm25: fused[0][0],
+        by_alpha: cfg
+            .dev_alphas
+            .iter()
+            .zip(&fused[1..])
+            .map(|(&a, m)| (a, m[0]))
+            .collect(),
     })
+}
+
+/// Whether a finished run's result lacks the dev fusion or the test numbers at its dev alpha
+/// (results written before the runner measured them).
+fn incomplete(r: &RunResult, evals: &[EvalSet]) -> bool {
+    r.dev_fused.is_none()
+        || evals
+            .iter()
+            .any(|e| !r.fused_dev_alpha.contains_key(&e.name))
+}
+
+/// Measures what [`incomplete`] finds missing in the result of the finished run in `dir`.
+fn fill_in(
+    cfg: &ExperimentConfig,
+    dir: &Path,
+    evals: &[EvalSet],
+    options: &RerankerOptions,
+    result: &mut RunResult,
+    log: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let run = format!("{}-s{}", result.name, result.seed);
+    let student = reranker::OnnxCrossEncoder::load(dir.join("onnx"), options)?;
+    if result.dev_fused.is_none() {
+        log(&format!("{run}: evaluating fused on dev"));
+        result.dev_fused = Some(eval_dev(cfg, dir, &student)?);
+    }
+    let alpha = dev_alpha(result, cfg);
+    for set in evals {
+        if !result.fused_dev_alpha.contains_key(&set.name) {
+            log(&format!(
+                "{run}: evaluating {} fused at its dev alpha {alpha}",
+                set.name
+            ));
+            let (_, mut fused) = eval_model(set, &student, &[alpha])?;
+            result
+                .fused_dev_alpha
+                .insert(set.name.clone(), fused.remove(0));
+        }
+    }
+    Ok(())
 }
 
 /// The run's best dev alpha, else the configuration's.
@@ -617,13 +664,7 @@ pub fn run_experiment(
         let result_path = dir.join("result.json");
         if result_path.exists() {
             check_settings(&dir, &train)?;
-            let incomplete = |r: &RunResult| {
-                r.dev_fused.is_none()
-                    || evals
-                        .iter()
-                        .any(|e| !r.fused_dev_alpha.contains_key(&e.name))
-            };
-            if incomplete(&read_json(&result_path)?) {
+            if incomplete(&read_json(&result_path)?, &evals) {
                 // Written before these were measured: measure them now, once.
                 let Some(_claim) = Claim::take(&dir.join("claim"))? else {
                     log(&format!(
@@ -633,25 +674,8 @@ pub fn run_experiment(
                     continue;
                 };
                 let mut result: RunResult = read_json(&result_path)?;
-                if incomplete(&result) {
-                    let student = reranker::OnnxCrossEncoder::load(dir.join("onnx"), &options)?;
-                    if result.dev_fused.is_none() {
-                        log(&format!("{}-s{seed}: evaluating fused on dev", spec.name));
-                        result.dev_fused = Some(eval_dev(cfg, &dir, &student)?);
-                    }
-                    let alpha = dev_alpha(&result, cfg);
-                    for set in &evals {
-                        if !result.fused_dev_alpha.contains_key(&set.name) {
-                            log(&format!(
-                                "{}-s{seed}: evaluating {} fused at its dev alpha {alpha}",
-                                spec.name, set.name
-                            ));
-                            let (_, mut fused) = eval_model(set, &student, &[alpha])?;
-                            result
-                                .fused_dev_alpha
-                                .insert(set.name.clone(), fused.remove(0));
-                        }
-                    }
+                if incomplete(&result, &evals) {
+                    fill_in(cfg, &dir, &evals, &options, &mut result, log)?;
                     write_json(&result_path, &result)?;
                     write_table(cfg, &baselines)?;
                 }
