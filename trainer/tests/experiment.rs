@@ -9,7 +9,7 @@ use std::path::Path;
 
 use engine::{Analysis, Engine, IndexOptions};
 use index_data::Document;
-use trainer::experiment::{read_config, run_dir, run_experiment};
+use trainer::experiment::{read_config, run_dir, run_experiment, ExperimentConfig};
 
 /// An index of 48 documents and a BEIR folder with 12 queries (8 train, 4 test).
 fn dataset(root: &Path) {
@@ -52,6 +52,13 @@ fn dataset(root: &Path) {
     std::fs::write(beir.join("qrels/test.tsv"), test).unwrap();
 }
 
+/// Runs the whole experiment and returns its log lines.
+fn logged(cfg: &ExperimentConfig) -> Vec<String> {
+    let mut log = Vec::new();
+    run_experiment(cfg, &[], &mut |l| log.push(l.to_string())).unwrap();
+    log
+}
+
 #[test]
 fn runs_every_seed_once_and_writes_the_table() {
     let tmp = tempfile::tempdir().unwrap();
@@ -76,8 +83,7 @@ fn runs_every_seed_once_and_writes_the_table() {
     std::fs::write(&config, text.to_string()).unwrap();
     let cfg = read_config(&config).unwrap();
 
-    let mut log = Vec::new();
-    run_experiment(&cfg, &[], &mut |l| log.push(l.to_string())).unwrap();
+    let log = logged(&cfg);
     let trained = log.iter().filter(|l| l.ends_with(": training")).count();
     assert_eq!(trained, 3, "{log:?}");
     for (name, seed) in [("kl", 0), ("kl", 1), ("ckl", 0)] {
@@ -125,13 +131,6 @@ fn runs_every_seed_once_and_writes_the_table() {
     run_experiment(&cfg, &["ckl".to_string()], &mut |_| {}).unwrap();
     assert!(cfg.out.join("results.md").exists());
 
-    // Nothing is run again ...
-    let mut again = Vec::new();
-    run_experiment(&cfg, &[], &mut |l| again.push(l.to_string())).unwrap();
-    assert!(
-        again.iter().all(|l| !l.ends_with(": training")),
-        "{again:?}"
-    );
     // A result written before dev fusion was measured gets it, without retraining, and the
     // same numbers as when the run was trained.
     let path = run_dir(&cfg, "kl", 0).join("result.json");
@@ -141,8 +140,7 @@ fn runs_every_seed_once_and_writes_the_table() {
     old["dev_fused"] = serde_json::Value::Null;
     old.as_object_mut().unwrap().remove("fused_dev_alpha");
     std::fs::write(&path, old.to_string()).unwrap();
-    let mut backfill = Vec::new();
-    run_experiment(&cfg, &[], &mut |l| backfill.push(l.to_string())).unwrap();
+    let backfill = logged(&cfg);
     assert!(
         backfill.contains(&"kl-s0: evaluating fused on dev".to_string())
             && backfill.iter().all(|l| !l.ends_with(": training")),
@@ -165,13 +163,19 @@ fn runs_every_seed_once_and_writes_the_table() {
         let (a, b) = (a[1].as_f64().unwrap(), b[1].as_f64().unwrap());
         assert!((a - b).abs() < 1e-6, "{dev} vs {refilled}");
     }
+
+    // Nothing is run again ...
+    let again = logged(&cfg);
+    assert!(
+        again.iter().all(|l| !l.ends_with(": training")),
+        "{again:?}"
+    );
     // ... except a run whose result is missing, unless another live worker claimed it
     // (process 1 is alive) ...
     std::fs::remove_file(run_dir(&cfg, "kl", 1).join("result.json")).unwrap();
     let claim = run_dir(&cfg, "kl", 1).join("claim");
     std::fs::write(&claim, "1").unwrap();
-    let mut skipped = Vec::new();
-    run_experiment(&cfg, &[], &mut |l| skipped.push(l.to_string())).unwrap();
+    let skipped = logged(&cfg);
     assert!(
         skipped.contains(&"kl-s1: running in another worker".to_string())
             && skipped.iter().all(|l| !l.ends_with(": training")),
@@ -179,8 +183,7 @@ fn runs_every_seed_once_and_writes_the_table() {
     );
     // ... and a claim left by a dead process is taken over.
     std::fs::write(&claim, "4000000000").unwrap();
-    let mut third = Vec::new();
-    run_experiment(&cfg, &[], &mut |l| third.push(l.to_string())).unwrap();
+    let third = logged(&cfg);
     let retrained: Vec<_> = third.iter().filter(|l| l.ends_with(": training")).collect();
     assert_eq!(retrained, vec!["kl-s1: training"], "{third:?}");
     assert!(!claim.exists(), "a finished run keeps no claim");
@@ -194,8 +197,7 @@ fn runs_every_seed_once_and_writes_the_table() {
     sweep["runs"] = serde_json::json!([{"name": "ckl", "loss": "ckl", "seeds": [0]}]);
     std::fs::write(&config, sweep.to_string()).unwrap();
     let sweep_cfg = read_config(&config).unwrap();
-    let mut fourth = Vec::new();
-    run_experiment(&sweep_cfg, &[], &mut |l| fourth.push(l.to_string())).unwrap();
+    let fourth = logged(&sweep_cfg);
     assert_eq!(fourth, vec!["ckl-s0: done"]);
     let sweep_table = std::fs::read_to_string(cfg.out.join("sweep.md")).unwrap();
     assert!(sweep_table.contains("| ckl alone | 1 |"), "{sweep_table}");
