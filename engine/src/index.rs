@@ -92,12 +92,21 @@ impl IndexStats {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Fields {
+pub(crate) struct Fields {
     id: Field,
     title: Field,
     body: Field,
     /// Title and body as one indexed, unstored text: what lenient queries score.
-    all: Field,
+    pub(crate) all: Field,
+}
+
+/// The text of the `all` field: title and body, one line apart.
+pub(crate) fn all_text(title: &str, body: &str) -> String {
+    let mut all = String::with_capacity(title.len() + body.len() + 1);
+    all.push_str(title);
+    all.push('\n');
+    all.push_str(body);
+    all
 }
 
 /// A BM25 index over documents with an id, a title and a body.
@@ -111,10 +120,10 @@ struct Fields {
 /// process) may write to an index at a time; the writer is taken at the first write.
 pub struct Engine {
     path: PathBuf,
-    index: Index,
-    reader: IndexReader,
+    pub(crate) index: Index,
+    pub(crate) reader: IndexReader,
     writer: Mutex<Option<IndexWriter>>,
-    fields: Fields,
+    pub(crate) fields: Fields,
     analysis: Analysis,
 }
 
@@ -295,11 +304,7 @@ impl Engine {
         d.add_text(self.fields.id, &doc.id);
         d.add_text(self.fields.title, &doc.title);
         d.add_text(self.fields.body, &doc.body);
-        let mut all = String::with_capacity(doc.title.len() + doc.body.len() + 1);
-        all.push_str(&doc.title);
-        all.push('\n');
-        all.push_str(&doc.body);
-        d.add_text(self.fields.all, &all);
+        d.add_text(self.fields.all, all_text(&doc.title, &doc.body));
         d
     }
 

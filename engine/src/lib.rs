@@ -25,12 +25,13 @@ mod index;
 pub mod metrics;
 mod pipeline;
 mod settings;
+mod stats;
 
 pub use error::{Error, Result};
 pub use index::{Engine, Hit, IndexOptions, IndexStats, QuerySyntax, Score};
 pub use pipeline::{
-    bm25_run, fuse, passage_text, score_candidates, search_reranked, CandidateScores,
-    RerankOptions, RerankedHit, DEFAULT_ALPHA,
+    bm25_run, fuse, installed_reranker, installed_reranker_dir, passage_text, score_candidates,
+    search_reranked, CandidateScores, RerankOptions, RerankedHit, DEFAULT_ALPHA,
 };
 pub use reranker;
 pub use settings::Analysis;

@@ -54,6 +54,18 @@ pub struct RerankedHit {
     pub score: f64,
 }
 
+/// Where an index keeps its own reranker (`search-cli retrain --install` puts a student
+/// there): `<index>/reranker`.
+pub fn installed_reranker_dir(index: &std::path::Path) -> std::path::PathBuf {
+    index.join("reranker")
+}
+
+/// The index's own reranker, if one is installed (a folder with `model.onnx`).
+pub fn installed_reranker(index: &std::path::Path) -> Option<std::path::PathBuf> {
+    let dir = installed_reranker_dir(index);
+    dir.join("model.onnx").is_file().then_some(dir)
+}
+
 /// The text a cross-encoder reads for a document: title and body, as BEIR's reranking does.
 pub fn passage_text(title: &str, body: &str) -> String {
     match (title.trim().is_empty(), body.trim().is_empty()) {

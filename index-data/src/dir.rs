@@ -9,7 +9,9 @@ use crate::types::Document;
 ///
 /// The id is the path relative to the folder, with `/` separators. The title is the file's
 /// first Markdown heading (`# ...`) if one stands among its first lines, else the file name
-/// without its extension; the body is the whole file. Files are read one at a time.
+/// without its extension; the body is the whole file, Markdown files as plain text (see
+/// [`crate::markdown_to_text`]: markup, HTML comments and tags removed). Files are read one
+/// at a time.
 pub struct DirDocuments {
     root: PathBuf,
     files: std::vec::IntoIter<PathBuf>,
@@ -80,18 +82,24 @@ impl DirDocuments {
                     .map(|h| h.trim_start_matches('#').trim())
             })
             .filter(|h| !h.is_empty());
+        let markdown = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("markdown"));
         let title = match heading {
+            Some(h) if markdown => crate::markdown::markdown_to_text(h),
             Some(h) => h.to_owned(),
             None => path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         };
-        Ok(Document {
-            id,
-            title,
-            body: text,
-        })
+        let body = if markdown {
+            crate::markdown::markdown_to_text(&text)
+        } else {
+            text
+        };
+        Ok(Document { id, title, body })
     }
 }
 

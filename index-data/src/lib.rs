@@ -34,6 +34,7 @@ mod dir;
 mod error;
 mod jsonl;
 mod lines;
+mod markdown;
 mod qrels;
 mod smart;
 mod types;
@@ -45,6 +46,7 @@ pub use collection::{
 pub use dir::{DirDocuments, TEXT_EXTENSIONS};
 pub use error::{Error, Result};
 pub use jsonl::{JsonlDocuments, JsonlFields, JsonlQueries};
+pub use markdown::markdown_to_text;
 pub use qrels::{
     read_qrels, read_qrels_with, read_trec_run, write_trec_qrels, write_trec_run, QrelsFormat,
 };

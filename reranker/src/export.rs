@@ -342,7 +342,28 @@ pub fn export_onnx_dir(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<(
         if !from.exists() {
             return Err(crate::LoadError::MissingFile { path: from }.into());
         }
-        std::fs::copy(&from, dst.join(f)).map_err(|e| err(&dst.join(f), e))?;
+        let to = dst.join(f);
+        // Exporting into the model's own folder: the file is already there (copying a file
+        // onto itself truncates it to nothing).
+        if same_file(&from, &to) {
+            continue;
+        }
+        copy_atomic(&from, &to).map_err(|e| err(&to, e))?;
     }
     export_onnx(&model, dst.join("model.onnx"))
+}
+
+/// True if both paths name one existing file (through links or `..` alike).
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Copies through a temporary file and a rename, so a reader never sees half a file.
+fn copy_atomic(from: &Path, to: &Path) -> std::io::Result<()> {
+    let tmp = to.with_extension("copy.tmp");
+    std::fs::copy(from, &tmp)?;
+    std::fs::rename(&tmp, to)
 }

@@ -17,6 +17,7 @@ use reranker::{Backend, CachedCrossEncoder, CrossEncoder, RerankerOptions, Score
 
 mod bench;
 mod output;
+mod progress;
 
 /// An embedded BM25 search engine with trec_eval-exact evaluation.
 #[derive(Parser)]
@@ -125,9 +126,9 @@ struct QueryArgs {
 #[derive(Args)]
 struct ModelArgs {
     /// Rerank the BM25 candidates with a cross-encoder: a model folder, or a model's name
-    /// (student, teacher, splade-tiny, minilm-l6). Without a value: the default reranker
-    /// (student, the distilled model in assets/student).
-    #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_MODEL, value_name = "MODEL")]
+    /// (student, teacher). Without a value: the index's own reranker if `retrain --install`
+    /// put one there, else the bundled student (assets/student).
+    #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_CHOICE, value_name = "MODEL")]
     rerank: Option<String>,
     /// The longest (query, passage) input in tokens.
     #[arg(long, default_value_t = 256)]
@@ -144,8 +145,23 @@ struct ModelArgs {
 }
 
 /// The model `--rerank` uses when no model is named (and `query` uses unless
-/// `--no-rerank`).
+/// `--no-rerank`), if the index has none of its own.
 const DEFAULT_MODEL: &str = reranker::DEFAULT_RERANKER;
+
+/// What `--rerank` without a value means: the index's reranker, else [`DEFAULT_MODEL`].
+const DEFAULT_CHOICE: &str = "default";
+
+/// The model to rerank with: the one named, or for [`DEFAULT_CHOICE`] the index's installed
+/// reranker, else the bundled student.
+fn model_for(index: &std::path::Path, name: &str) -> String {
+    if name != DEFAULT_CHOICE {
+        return name.to_owned();
+    }
+    match engine::installed_reranker(index) {
+        Some(dir) => dir.display().to_string(),
+        None => DEFAULT_MODEL.to_owned(),
+    }
+}
 
 impl ModelArgs {
     fn options(&self) -> RerankerOptions {
@@ -158,10 +174,15 @@ impl ModelArgs {
         }
     }
 
-    fn load(&self) -> Result<Option<Box<dyn CrossEncoder>>> {
-        match &self.rerank {
+    /// The model `--rerank` names for this index (see [`model_for`]).
+    fn name(&self, index: &std::path::Path) -> Option<String> {
+        self.rerank.as_deref().map(|n| model_for(index, n))
+    }
+
+    fn load(&self, index: &std::path::Path) -> Result<Option<Box<dyn CrossEncoder>>> {
+        match self.name(index) {
             None => Ok(None),
-            Some(name) => Ok(Some(reranker::load_cross_encoder(name, &self.options())?)),
+            Some(name) => Ok(Some(reranker::load_cross_encoder(&name, &self.options())?)),
         }
     }
 }
@@ -228,7 +249,8 @@ struct RetrainArgs {
     /// The index with the documents to train on.
     #[arg(long)]
     index: PathBuf,
-    /// Judged training queries (as for eval); their judgments come from --qrels.
+    /// Judged training queries (as for eval); their judgments come from --qrels. Without
+    /// them, the student is trained and chosen label-free, on pseudo-queries.
     #[arg(long, requires = "qrels")]
     queries: Option<PathBuf>,
     /// Judgments of the training queries (a file, or a folder with <split>.tsv).
@@ -237,9 +259,36 @@ struct RetrainArgs {
     /// The split, when --qrels is a folder. Never train on test queries.
     #[arg(long, default_value = "train")]
     split: String,
-    /// Also make this many pseudo-queries from the corpus (title or a random sentence).
-    #[arg(long, default_value_t = 0)]
-    pseudo_queries: usize,
+    /// Documents to make training pseudo-queries from (default: a quarter of the corpus,
+    /// 100 to 800, without judged queries; none with them).
+    #[arg(long)]
+    pseudo_queries: Option<usize>,
+    /// Kinds of pseudo-query, with weights: keywords, sentence, title (`all`, or e.g.
+    /// `keywords:2,sentence:1`).
+    #[arg(long, default_value = "all")]
+    pseudo_kinds: trainer::PseudoMix,
+    /// Keep a pseudo-query only if the teacher ranks its source document within this many of
+    /// its candidates (0: keep all).
+    #[arg(long, default_value_t = 3)]
+    filter_top: usize,
+    /// Rank for the filter by the teacher alone, or by BM25 fused with it (`fused`, at
+    /// --target-alpha).
+    #[arg(long, default_value = "teacher", value_parser = ["teacher", "fused"])]
+    filter_by: String,
+    /// Label-free dev queries held out of the pseudo-queries (default: 150; a tenth of a
+    /// small corpus).
+    #[arg(long)]
+    pseudo_dev: Option<usize>,
+    /// What the student learns: the teacher's scores, or BM25 fused with them.
+    #[arg(long, default_value = "teacher", value_parser = ["teacher", "fused"])]
+    target: String,
+    /// BM25's weight in the fused target and the fused filter.
+    #[arg(long, default_value_t = 0.3)]
+    target_alpha: f64,
+    /// How the best checkpoint is chosen on the dev queries: alone, or fused with BM25
+    /// (default: alone with judged dev queries, fused without).
+    #[arg(long)]
+    select: Option<trainer::Select>,
     /// Fraction of the judged queries held out as dev queries.
     #[arg(long, default_value_t = 0.2)]
     dev_fraction: f64,
@@ -289,6 +338,13 @@ struct RetrainArgs {
     /// BM25 candidates per training query.
     #[arg(long, default_value_t = 30)]
     depth: usize,
+    /// BM25 candidates per dev query while training (the fusion weight is chosen at
+    /// --fusion-depth).
+    #[arg(long, default_value_t = 30)]
+    dev_depth: usize,
+    /// BM25 candidates per dev query when the fusion weight is chosen (as `query --depth`).
+    #[arg(long, default_value_t = 100)]
+    fusion_depth: usize,
     /// Longest pair in tokens.
     #[arg(long, default_value_t = 256)]
     max_len: usize,
@@ -305,8 +361,14 @@ struct RetrainArgs {
     #[arg(long)]
     rebuild_groups: bool,
     /// The output folder (a student `query --rerank OUT` loads; resumes if it holds a run).
+    /// Default: INDEX/retrain.
     #[arg(long)]
-    out: PathBuf,
+    out: Option<PathBuf>,
+    /// Install the student as the index's own reranker (INDEX/reranker), which `query` and
+    /// `eval --rerank` then use by default; refused if it does not beat BM25 on the dev
+    /// queries.
+    #[arg(long)]
+    install: bool,
 }
 
 #[derive(Args)]
@@ -468,23 +530,25 @@ fn query(a: QueryArgs) -> Result<()> {
         QuerySyntax::Lenient
     };
     let mut out = std::io::stdout().lock();
-    let model = match (&a.model.rerank, a.no_rerank, a.syntax) {
+    let name = match (&a.model.rerank, a.no_rerank, a.syntax) {
         (_, true, _) | (None, false, true) => None,
-        (Some(_), false, _) => a.model.load()?,
-        (None, false, false) => Some(
-            reranker::load_cross_encoder(DEFAULT_MODEL, &a.model.options()).map_err(|e| {
-                anyhow::anyhow!("{e} (the default reranker; --no-rerank queries BM25 alone)")
-            })?,
-        ),
+        (Some(n), false, _) => Some(model_for(&a.index, n)),
+        (None, false, false) => Some(model_for(&a.index, DEFAULT_CHOICE)),
     };
-    if let Some(model) = model {
+    if let Some(name) = name {
         if a.syntax {
             bail!("--syntax and --rerank cannot be combined (reranking reads the query as text)");
         }
-        let name = a.model.rerank.as_deref().unwrap_or(DEFAULT_MODEL);
+        let model = reranker::load_cross_encoder(&name, &a.model.options()).map_err(|e| {
+            if a.model.rerank.is_none() {
+                anyhow::anyhow!("{e} (the default reranker; --no-rerank queries BM25 alone)")
+            } else {
+                e.into()
+            }
+        })?;
         let options = RerankOptions {
             depth: a.depth,
-            alpha: a.alpha.unwrap_or_else(|| default_alpha(name)),
+            alpha: a.alpha.unwrap_or_else(|| default_alpha(&name)),
         };
         let hits = engine::search_reranked(&engine, model.as_ref(), &a.text, a.k, &options)?;
         if a.json {
@@ -537,7 +601,7 @@ fn eval(a: EvalArgs) -> Result<()> {
         ..Default::default()
     };
     let mut systems: Vec<(String, engine::metrics::Evaluation)> = Vec::new();
-    let run = match a.model.load()? {
+    let run = match a.model.load(&a.index)? {
         None => {
             let run = engine::bm25_run(&engine, &queries, a.depth)?;
             systems.push((
@@ -554,7 +618,11 @@ fn eval(a: EvalArgs) -> Result<()> {
                 let cached = CachedCrossEncoder::new(model, cache, 256);
                 score_with_progress(&engine, &cached, &queries, a.depth)?
             };
-            let name = a.model.rerank.as_deref().unwrap_or(DEFAULT_MODEL);
+            let name = a
+                .model
+                .name(&a.index)
+                .unwrap_or_else(|| DEFAULT_MODEL.into());
+            let name = name.as_str();
             let mut alphas = vec![1.0, 0.0];
             if a.alpha.is_empty() {
                 alphas.push(default_alpha(name));
@@ -694,10 +762,31 @@ fn retrain(a: RetrainArgs) -> Result<()> {
         (None, Some(k)) => Some((0..k).collect()),
         (None, None) => None,
     };
+    let fused = trainer::RankBy::Fused {
+        alpha: a.target_alpha,
+    };
+    let select = a.select.unwrap_or(if labeled.is_some() {
+        trainer::Select::Alone
+    } else {
+        trainer::Select::Fused
+    });
+    let out = a.out.clone().unwrap_or_else(|| a.index.join("retrain"));
     let options = trainer::RetrainOptions {
-        index: a.index,
+        index: a.index.clone(),
         labeled,
-        pseudo_queries: a.pseudo_queries,
+        pseudo: trainer::PseudoOptions {
+            queries: a.pseudo_queries,
+            mix: a.pseudo_kinds,
+            filter: trainer::ConsistencyFilter {
+                top: a.filter_top,
+                by: if a.filter_by == "fused" {
+                    fused
+                } else {
+                    trainer::RankBy::Teacher
+                },
+            },
+            dev: a.pseudo_dev,
+        },
         dev_fraction: a.dev_fraction,
         split_seed: a.split_seed,
         teacher: a.teacher,
@@ -722,20 +811,47 @@ fn retrain(a: RetrainArgs) -> Result<()> {
             max_len: a.max_len,
             seed: a.seed,
             eval_every: a.eval_every,
+            dev_depth: a.dev_depth,
             init,
             layers,
+            target: if a.target == "fused" {
+                trainer::Target::Fused {
+                    alpha: a.target_alpha,
+                }
+            } else {
+                trainer::Target::Teacher
+            },
+            select,
             ..Default::default()
         },
-        out: a.out.clone(),
+        fusion_depth: a.fusion_depth,
+        out: out.clone(),
     };
-    let bar = output::stage_bar();
-    let state = trainer::retrain(&options, &mut |stage, done, total| {
-        bar.set_message(stage.to_string());
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
+    let mut progress = progress::StageProgress::new();
+    let report = trainer::retrain(&options, &mut |stage, done, total| {
+        let unit = match stage {
+            trainer::Stage::Queries => "documents",
+            trainer::Stage::Training => "steps",
+            _ => "queries",
+        };
+        progress.update(stage.name(), unit, done, total)
     })?;
-    bar.finish_and_clear();
-    output::print_training(&state, &a.out);
+    progress.finish();
+    output::print_retrain(&report, &out);
+    if a.install {
+        match trainer::install(&out, &a.index)? {
+            Ok(dir) => println!(
+                "installed as the reranker of {} ({}): `search-cli query --index {}` now reranks with it",
+                a.index.display(),
+                dir.display(),
+                a.index.display()
+            ),
+            Err(trainer::NotInstalled::NoGain(f)) => println!(
+                "not installed: on its dev queries the student does not beat BM25 ({}); the index keeps its current reranker",
+                f.chosen_on
+            ),
+        }
+    }
     Ok(())
 }
 

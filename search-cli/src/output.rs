@@ -251,24 +251,40 @@ pub fn print_bench(reports: &[BenchReport], queries: usize, k: usize) {
     }
 }
 
-/// A bar whose message names the stage (scoring, training).
-pub fn stage_bar() -> ProgressBar {
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:8} {bar:30} {pos}/{len} ({per_sec}, {eta} left)")
-            .expect("valid template"),
+pub fn print_retrain(r: &trainer::RetrainReport, out: &std::path::Path) {
+    let state = &r.state;
+    let d = &r.data;
+    println!(
+        "data: {} judged and {} pseudo training queries; {} dev queries ({})",
+        d.labeled_train_queries,
+        d.pseudo_queries,
+        d.dev_queries,
+        match d.dev_kind {
+            Some(trainer::DevKind::Judged) => "held-out judged queries",
+            Some(trainer::DevKind::Pseudo) => "held-out pseudo-queries, label-free",
+            None => "none",
+        }
     );
-    bar
-}
-
-pub fn print_training(state: &trainer::TrainState, out: &std::path::Path) {
+    if d.filter.filter.is_some() {
+        let (all, kept) = d.filter.totals();
+        let kinds: Vec<String> = d
+            .filter
+            .by_kind
+            .iter()
+            .map(|(k, (n, kept))| format!("{k} {kept}/{n}"))
+            .collect();
+        println!(
+            "consistency filter kept {kept} of {all} training queries ({})",
+            kinds.join(", ")
+        );
+    }
     println!(
         "trained {} steps on {} groups ({} dropped), loss {:?}",
         state.step, state.groups, state.groups_dropped, state.config.loss
     );
     for e in &state.history {
         println!(
-            "  step {:>5}  loss {:.4}  pairs {:>7}  {:>7.1} s  ({:.1} pairs/s)  dev nDCG@10 alone {}  fused {}",
+            "  step {:>5}  loss {:.4}  pairs {:>7}  {:>7.1} s  ({:.1} pairs/s)  dev nDCG@10 alone {}  fused {}{}",
             e.step,
             e.loss,
             e.pairs,
@@ -276,13 +292,38 @@ pub fn print_training(state: &trainer::TrainState, out: &std::path::Path) {
             e.pairs as f64 / e.seconds.max(1e-9),
             e.dev_ndcg10.map_or("-".into(), |v| format!("{v:.4}")),
             e.dev_ndcg10_fused.map_or("-".into(), |v| format!("{v:.4}")),
+            e.dev_alpha.map_or(String::new(), |a| format!(" (a={a:.1})")),
         );
     }
     if let Some((best, step)) = state.best {
-        println!("best dev nDCG@10 {best:.4} at step {step}");
+        println!(
+            "best checkpoint: step {step} (dev nDCG@10 {best:.4}, {:?})",
+            state.config.select
+        );
+    }
+    let c = &r.costs;
+    println!(
+        "cost: teacher scored {} new pairs ({} in the groups) in {}; training {}; selection {}",
+        c.teacher_pairs,
+        c.group_pairs,
+        crate::progress::human(c.scoring_seconds),
+        crate::progress::human(c.training_seconds),
+        crate::progress::human(c.selection_seconds)
+    );
+    let f = &r.fusion;
+    if f.beats_bm25 {
+        println!(
+            "expected gain: +{:.4} nDCG@10 over BM25 on the dev queries, fused at alpha {:.1} ({})",
+            f.gain, f.alpha, f.chosen_on
+        );
+    } else {
+        println!(
+            "the student does NOT beat BM25 on the dev queries: its fusion weight is 1.0 (BM25 alone) ({})",
+            f.chosen_on
+        );
     }
     println!(
-        "student: {} (use: search-cli query --rerank {})",
+        "student: {} (use: search-cli query --rerank {}; fusion weight in fusion.json)",
         out.display(),
         out.display()
     );

@@ -7,11 +7,12 @@ use std::path::Path;
 use engine::{passage_text, Engine};
 use index_data::{Qrels, Query};
 use rand::seq::IndexedRandom;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use reranker::CrossEncoder;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::pseudo::PseudoKind;
 
 /// Where a training query comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +35,13 @@ pub struct TrainQuery {
     pub positives: Vec<String>,
     /// Where it comes from.
     pub source: Source,
+    /// For a pseudo-query, its kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<PseudoKind>,
+    /// For a pseudo-query, the text its positive is shown as (title and body, with the
+    /// query's own text taken out where its kind says so); `None`: the stored document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positive_text: Option<String>,
 }
 
 /// The judged queries that have at least one relevant document (level ≥ 1).
@@ -53,6 +61,8 @@ pub fn labeled_queries(queries: &[Query], qrels: &Qrels) -> Vec<TrainQuery> {
                 text: q.text.clone(),
                 positives,
                 source: Source::Labeled,
+                kind: None,
+                positive_text: None,
             })
         })
         .collect()
@@ -79,40 +89,6 @@ pub fn split_dev(
     queries.into_iter().partition(|q| !dev_ids.contains(&q.id))
 }
 
-/// Pseudo-queries from the corpus itself, for users without judgments: for a seeded sample of
-/// `n` documents, the query is the document's title when it has 4 to 30 words, else one of
-/// its body sentences (4 to 40 words) drawn at random; that document is the positive.
-/// Documents with neither are skipped.
-pub fn pseudo_queries(engine: &Engine, n: usize, seed: u64) -> Result<Vec<TrainQuery>> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed_9e3d);
-    let docs = engine.sample_documents(n, seed)?;
-    let words = |s: &str| s.split_whitespace().count();
-    let mut out = Vec::new();
-    for d in docs {
-        let title = d.title.trim();
-        let text = if (4..=30).contains(&words(title)) {
-            Some(title.to_owned())
-        } else {
-            let sentences: Vec<&str> = d
-                .body
-                .split(['.', '?', '!'])
-                .map(str::trim)
-                .filter(|s| (4..=40).contains(&words(s)))
-                .collect();
-            sentences.choose(&mut rng).map(|s| s.to_string())
-        };
-        if let Some(text) = text {
-            out.push(TrainQuery {
-                id: format!("pseudo:{}", d.id),
-                text,
-                positives: vec![d.id],
-                source: Source::Pseudo,
-            });
-        }
-    }
-    Ok(out)
-}
-
 /// One candidate document of a group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
@@ -124,6 +100,14 @@ pub struct Candidate {
     pub positive: bool,
     /// The teacher's logit for (query, text).
     pub teacher: f32,
+    /// BM25's score for (query, text) in the index (NaN in groups written before it was
+    /// kept).
+    #[serde(default = "nan")]
+    pub bm25: f32,
+}
+
+fn nan() -> f32 {
+    f32::NAN
 }
 
 /// A query with its candidates: BM25's top `depth`, plus positives BM25 missed.
@@ -135,8 +119,31 @@ pub struct Group {
     pub query: String,
     /// Where the query comes from.
     pub source: Source,
+    /// For a pseudo-query, its kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<PseudoKind>,
     /// Candidates, positives and negatives.
     pub candidates: Vec<Candidate>,
+}
+
+impl Group {
+    /// The best rank (1-based) of a positive when the candidates are ordered by `scores`
+    /// (one per candidate, in order; ties count against the positive).
+    pub fn positive_rank(&self, scores: &[f64]) -> usize {
+        let best = self
+            .candidates
+            .iter()
+            .zip(scores)
+            .filter(|(c, _)| c.positive)
+            .map(|(_, &s)| s)
+            .fold(f64::NEG_INFINITY, f64::max);
+        1 + self
+            .candidates
+            .iter()
+            .zip(scores)
+            .filter(|(c, &s)| !c.positive && s >= best)
+            .count()
+    }
 }
 
 /// What [`build_groups`] kept and skipped.
@@ -172,15 +179,27 @@ pub fn build_groups(
     let mut groups = Vec::new();
     for (qi, q) in queries.iter().enumerate() {
         let positives: HashSet<&str> = q.positives.iter().map(String::as_str).collect();
+        // A pseudo-query's positive is shown with the query taken out, and scored by BM25 as
+        // if it had been indexed that way.
+        let shown = |id: &str| -> Option<&str> {
+            q.positive_text
+                .as_deref()
+                .filter(|_| positives.contains(id))
+        };
         let mut cands: Vec<Candidate> = Vec::new();
         let mut seen = HashSet::new();
         for h in engine.search(&q.text, depth)? {
             seen.insert(h.id.clone());
+            let (text, bm25) = match shown(&h.id) {
+                Some(t) => (t.to_owned(), engine.score_text(&q.text, "", t)?),
+                None => (passage_text(&h.title, &h.text), h.score),
+            };
             cands.push(Candidate {
                 positive: positives.contains(h.id.as_str()),
-                text: passage_text(&h.title, &h.text),
+                text,
                 doc_id: h.id,
                 teacher: f32::NAN,
+                bm25,
             });
         }
         for p in &q.positives {
@@ -189,11 +208,19 @@ pub fn build_groups(
             }
             if let Some(d) = engine.get(p)? {
                 stats.positives_added += 1;
+                let (text, bm25) = match shown(p) {
+                    Some(t) => (t.to_owned(), engine.score_text(&q.text, "", t)?),
+                    None => (
+                        passage_text(&d.title, &d.body),
+                        engine.score_text(&q.text, &d.title, &d.body)?,
+                    ),
+                };
                 cands.push(Candidate {
                     doc_id: d.id,
-                    text: passage_text(&d.title, &d.body),
+                    text,
                     positive: true,
                     teacher: f32::NAN,
+                    bm25,
                 });
             }
         }
@@ -223,6 +250,7 @@ pub fn build_groups(
                 query_id: q.id.clone(),
                 query: q.text.clone(),
                 source: q.source,
+                kind: q.kind,
                 candidates: cands,
             });
         }

@@ -620,7 +620,10 @@ pub fn run_experiment(
     let retrain_options = |train: TrainConfig, out: PathBuf| RetrainOptions {
         index: cfg.train_index.clone(),
         labeled: labeled.clone(),
-        pseudo_queries: 0,
+        pseudo: crate::retrain::PseudoOptions {
+            queries: Some(0),
+            ..Default::default()
+        },
         dev_fraction: cfg.dev_fraction,
         split_seed: cfg.split_seed,
         teacher: cfg.teacher.clone(),
@@ -629,6 +632,7 @@ pub fn run_experiment(
         score_cache: None,
         rebuild_groups: false,
         train,
+        fusion_depth: cfg.dev_depth,
         out,
     };
     // Seed by seed across the families, so that an interrupted experiment has comparable
@@ -714,7 +718,7 @@ pub fn run_experiment(
         }
         log(&format!("{}-s{seed}: training", spec.name));
         let started = Instant::now();
-        let state = retrain(&retrain_options(train, dir.clone()), &mut |_, _, _| {})?;
+        let state = retrain(&retrain_options(train, dir.clone()), &mut |_, _, _| {})?.state;
         log(&format!(
             "{}-s{seed}: trained in {:.1} min; evaluating",
             spec.name,

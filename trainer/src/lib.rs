@@ -1,27 +1,42 @@
 //! Distillation trainer: a teacher cross-encoder's scores on BM25 hard negatives train a small
 //! student cross-encoder (the reranker crate's candle BERT) with CKL, KL, MarginMSE or CE.
 //!
-//! The flow: [`labeled_queries`] and/or [`pseudo_queries`] → [`split_dev`] → [`build_groups`]
-//! (BM25 candidates + teacher scores, cached on disk) → [`train`] (checkpoints in HF layout,
-//! resumable) → a folder `search-cli query --rerank` loads.
+//! The flow: [`labeled_queries`] and/or [`pseudo_queries`] → [`split_dev`] or a label-free
+//! [`DevSet`] → [`build_groups`] (BM25 candidates + teacher scores, cached on disk) →
+//! [`consistency_filter`] → [`train`] (checkpoints in HF layout, resumable) → a folder
+//! `search-cli query --rerank` loads, with its fusion weight ([`retrain`] does it all).
 #![deny(missing_docs)]
 
 mod bench;
 mod data;
+mod dev;
 mod error;
 pub mod experiment;
 pub mod loss;
 mod model;
 mod plot;
+mod pseudo;
 mod retrain;
+mod teacher;
 mod train;
 
 pub use bench::{bench_train, TrainBench};
 pub use data::{
-    build_groups, labeled_queries, load_groups, pseudo_queries, sample_group, save_groups,
-    split_dev, Candidate, DataStats, Group, Source, TrainQuery,
+    build_groups, labeled_queries, load_groups, sample_group, save_groups, split_dev, Candidate,
+    DataStats, Group, Source, TrainQuery,
 };
+pub use dev::{alpha_grid, DevCandidate, DevKind, DevQuery, DevScores, DevSet};
 pub use error::{Error, Result};
 pub use model::{frozen, student_from_checkpoint, Student};
-pub use retrain::{is_student_dir, retrain, RetrainOptions};
-pub use train::{last_checkpoint_dir, train, DevSet, LogEntry, LossKind, TrainConfig, TrainState};
+pub use pseudo::{
+    dev_mix, is_prose, pseudo_queries, pseudo_queries_for, sentences, PseudoKind, PseudoMix,
+};
+pub use retrain::{
+    default_pseudo_dev, default_pseudo_queries, install, is_student_dir, retrain, write_groups,
+    DataSummary, Fusion, NotInstalled, PseudoOptions, RetrainOptions, RetrainReport, Stage,
+    StageCosts, MIN_GAIN,
+};
+pub use teacher::{
+    apply_target, consistency_filter, ConsistencyFilter, FilterReport, RankBy, Target,
+};
+pub use train::{last_checkpoint_dir, train, LogEntry, LossKind, Select, TrainConfig, TrainState};

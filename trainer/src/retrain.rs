@@ -1,19 +1,67 @@
-//! One call from an index (and optional judgments) to a trained student: what
-//! `search-cli retrain` runs.
+//! One call from an index (and optional judgments) to a trained student that carries its
+//! fusion weight: what `search-cli retrain` runs.
+//!
+//! Stages, each resumable after a kill: pseudo-queries (seeded, so remade identically),
+//! teacher scoring (through the score cache), training (from `out/last/`), selection (the
+//! best checkpoint exported to ONNX and its BM25 weight chosen on the dev queries, recomputed).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use engine::Engine;
-use index_data::{Qrels, Query};
-use reranker::{CachedCrossEncoder, RerankerOptions, ScoreCache};
-use serde_json::json;
+use index_data::{Document, Qrels, Query};
+use reranker::{CachedCrossEncoder, CrossEncoder, RerankerOptions, ScoreCache};
+use serde::{Deserialize, Serialize};
 
 use crate::data::{
-    build_groups, labeled_queries, load_groups, pseudo_queries, save_groups, split_dev, DataStats,
-    Group, TrainQuery,
+    build_groups, labeled_queries, load_groups, save_groups, split_dev, DataStats, Group,
+    TrainQuery,
 };
+use crate::dev::{alpha_grid, DevKind, DevScores, DevSet};
 use crate::error::{Error, Result};
-use crate::train::{train, DevSet, TrainConfig, TrainState};
+use crate::pseudo::{dev_mix, pseudo_queries_for, PseudoMix};
+use crate::teacher::{consistency_filter, ConsistencyFilter, FilterReport};
+use crate::train::{train, TrainConfig, TrainState};
+
+/// Label-free training data: how many pseudo-queries, of which kinds, filtered how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PseudoOptions {
+    /// Documents to make training pseudo-queries from; `None`: sized to the corpus
+    /// ([`default_pseudo_queries`]) when there are no judged queries, none when there are.
+    pub queries: Option<usize>,
+    /// Their kinds.
+    pub mix: PseudoMix,
+    /// The consistency filter.
+    pub filter: ConsistencyFilter,
+    /// Pseudo-queries held out as the label-free dev set when there are no judged dev
+    /// queries; `None`: [`default_pseudo_dev`].
+    pub dev: Option<usize>,
+}
+
+impl Default for PseudoOptions {
+    fn default() -> Self {
+        PseudoOptions {
+            queries: None,
+            mix: PseudoMix::default(),
+            filter: ConsistencyFilter::default(),
+            dev: None,
+        }
+    }
+}
+
+/// Training pseudo-queries for a corpus of `docs` documents when none are asked for: a
+/// quarter of the documents, at least 100 and at most 800 (what a 5,000-document corpus
+/// retrains on in about half an hour of a 2-core machine, teacher scoring included).
+pub fn default_pseudo_queries(docs: u64) -> usize {
+    ((docs / 4) as usize).clamp(100, 800)
+}
+
+/// Label-free dev queries when none are asked for: 150 (fewer in a corpus under 1,500
+/// documents: a tenth of it, at least 30).
+pub fn default_pseudo_dev(docs: u64) -> usize {
+    ((docs / 10) as usize).clamp(30, 150)
+}
 
 /// What to train on and how.
 #[derive(Debug, Clone)]
@@ -22,12 +70,12 @@ pub struct RetrainOptions {
     pub index: PathBuf,
     /// Judged training queries and their judgments, if any.
     pub labeled: Option<(Vec<Query>, Qrels)>,
-    /// Pseudo-queries to make from the corpus (0: none).
-    pub pseudo_queries: usize,
+    /// Label-free training data.
+    pub pseudo: PseudoOptions,
     /// Fraction of the labeled queries held out as dev queries.
     pub dev_fraction: f64,
-    /// Seed of the dev split, apart from the training seed so that runs of several seeds
-    /// share one dev set (and one set of training groups).
+    /// Seed of the dev split and of the pseudo-queries, apart from the training seed so that
+    /// runs of several seeds share one dev set (and one set of training groups).
     pub split_seed: u64,
     /// The teacher (folder or fetched name).
     pub teacher: String,
@@ -37,20 +85,197 @@ pub struct RetrainOptions {
     pub depth: usize,
     /// The teacher score cache (default: `<index>/score-cache.tsv`, shared with `eval`).
     pub score_cache: Option<PathBuf>,
-    /// Rebuild `out/groups.jsonl` even if it exists.
+    /// Rebuild `out/groups.jsonl` even if it exists and matches.
     pub rebuild_groups: bool,
     /// The training settings.
     pub train: TrainConfig,
+    /// BM25 candidates per dev query when the fusion weight is chosen (the depth queries
+    /// rerank at; default 100).
+    pub fusion_depth: usize,
     /// The output folder.
     pub out: PathBuf,
 }
 
-/// The training queries (labeled and pseudo), the dev queries and the judgments of `options`.
-fn split_queries(
+/// The stages of [`retrain`], for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Making pseudo-queries (documents done / total).
+    Queries,
+    /// BM25 candidates scored by the teacher (queries done / total).
+    Scoring,
+    /// Training (steps done / total).
+    Training,
+    /// Choosing the fusion weight on the dev queries (queries done / total).
+    Selection,
+}
+
+impl Stage {
+    /// Its name in progress lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Queries => "pseudo-queries",
+            Stage::Scoring => "teacher scoring",
+            Stage::Training => "training",
+            Stage::Selection => "selection",
+        }
+    }
+}
+
+/// The data a run trained on (`training.json`'s `data`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataSummary {
+    /// The index.
+    pub index: PathBuf,
+    /// Judged training queries.
+    pub labeled_train_queries: usize,
+    /// Training pseudo-queries made (before the filter).
+    pub pseudo_queries: usize,
+    /// Their kinds.
+    #[serde(default)]
+    pub pseudo_mix: Option<PseudoMix>,
+    /// Dev queries.
+    pub dev_queries: usize,
+    /// Where the dev judgments come from.
+    #[serde(default)]
+    pub dev_kind: Option<DevKind>,
+    /// The seed of the dev split and the pseudo-queries.
+    pub split_seed: u64,
+    /// The dev queries' ids.
+    pub dev_query_ids: Vec<String>,
+    /// The teacher.
+    pub teacher: String,
+    /// BM25 candidates per training query.
+    pub depth: usize,
+    /// Training groups after the filter.
+    pub groups: usize,
+    /// What building the groups kept and skipped (when built by this run).
+    pub build_stats: Option<DataStats>,
+    /// What the consistency filter kept.
+    #[serde(default)]
+    pub filter: FilterReport,
+}
+
+/// The BM25 weight chosen for a student, and on what (`fusion.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fusion {
+    /// BM25's weight in `alpha·minmax(bm25) + (1−alpha)·minmax(student)`; 1.0 when the
+    /// student did not beat BM25 on the dev queries.
+    pub alpha: f64,
+    /// How it was chosen, in words.
+    pub chosen_on: String,
+    /// Where the dev judgments came from (`None`: there were no dev queries).
+    pub dev_kind: Option<DevKind>,
+    /// Dev queries.
+    pub dev_queries: usize,
+    /// BM25 candidates per dev query.
+    pub depth: usize,
+    /// nDCG@10 on them: alone, BM25, fused at each weight.
+    pub dev: Option<DevScores>,
+    /// Dev nDCG@10 gain over BM25 at `alpha`.
+    pub gain: f64,
+    /// True if the student fused beats BM25 on the dev queries by at least [`MIN_GAIN`].
+    pub beats_bm25: bool,
+}
+
+/// The dev gain in nDCG@10 a student must show over BM25 to be used: a margin against the
+/// optimism of picking the best of eleven weights on the same queries.
+pub const MIN_GAIN: f64 = 0.005;
+
+impl Fusion {
+    /// Chooses the weight from a dev evaluation (the best fused weight; BM25 if that does
+    /// not beat BM25 by [`MIN_GAIN`]).
+    pub fn choose(dev: &DevSet, scores: DevScores) -> Fusion {
+        let (alpha, best) = scores.best_fused();
+        let gain = best - scores.bm25;
+        let beats = gain >= MIN_GAIN;
+        let what = match dev.kind {
+            DevKind::Judged => "held-out judged queries",
+            DevKind::Pseudo => "held-out pseudo-queries (label-free)",
+        };
+        Fusion {
+            alpha: if beats { alpha } else { 1.0 },
+            chosen_on: format!(
+                "{} {what}, BM25 top {}: nDCG@10 fused {best:.4} at alpha {alpha:.1}, BM25 {:.4}, student alone {:.4}{}",
+                dev.len(),
+                dev.depth,
+                scores.bm25,
+                scores.alone,
+                if beats {
+                    String::new()
+                } else {
+                    format!("; a gain under {MIN_GAIN}: BM25 alone (alpha 1.0)")
+                }
+            ),
+            dev_kind: Some(dev.kind),
+            dev_queries: dev.len(),
+            depth: dev.depth,
+            dev: Some(scores),
+            gain: if beats { gain } else { 0.0 },
+            beats_bm25: beats,
+        }
+    }
+
+    /// Without dev queries nothing says the student helps: BM25 alone.
+    pub fn without_dev() -> Fusion {
+        Fusion {
+            alpha: 1.0,
+            chosen_on: "no dev queries to choose on: BM25 alone (alpha 1.0)".into(),
+            dev_kind: None,
+            dev_queries: 0,
+            depth: 0,
+            dev: None,
+            gain: 0.0,
+            beats_bm25: false,
+        }
+    }
+}
+
+/// Seconds each stage took in this call (a resumed stage counts only its new work).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageCosts {
+    /// Making queries and BM25 candidates.
+    pub queries_seconds: f64,
+    /// Teacher scoring.
+    pub scoring_seconds: f64,
+    /// Pairs the teacher scored in this call (cache misses).
+    pub teacher_pairs: usize,
+    /// Pairs in the groups (scored now or read from the cache).
+    pub group_pairs: usize,
+    /// Training.
+    pub training_seconds: f64,
+    /// Export and the fusion weight.
+    pub selection_seconds: f64,
+}
+
+/// What [`retrain`] did.
+#[derive(Debug, Clone)]
+pub struct RetrainReport {
+    /// The training run.
+    pub state: TrainState,
+    /// The data.
+    pub data: DataSummary,
+    /// The fusion weight, also in `out/fusion.json`.
+    pub fusion: Fusion,
+    /// What each stage cost.
+    pub costs: StageCosts,
+}
+
+/// The queries of a run: training queries (judged and pseudo), dev queries, and the
+/// dev set's kind.
+struct Queries {
+    train: Vec<TrainQuery>,
+    dev: Vec<TrainQuery>,
+    dev_kind: Option<DevKind>,
+    labeled: usize,
+    qrels: Qrels,
+}
+
+fn make_queries(
     options: &RetrainOptions,
     engine: &Engine,
-) -> Result<(Vec<TrainQuery>, Vec<TrainQuery>, Qrels, usize)> {
-    let (mut train_q, dev_q, qrels) = match &options.labeled {
+    progress: &mut dyn FnMut(Stage, usize, usize),
+) -> Result<Queries> {
+    let (mut train_q, mut dev_q, qrels) = match &options.labeled {
         Some((queries, qrels)) => {
             let labeled = labeled_queries(queries, qrels);
             let (t, d) = split_dev(labeled, options.dev_fraction, options.split_seed);
@@ -58,46 +283,124 @@ fn split_queries(
         }
         None => (Vec::new(), Vec::new(), Qrels::default()),
     };
-    let n_labeled = train_q.len();
-    if options.pseudo_queries > 0 {
-        train_q.extend(pseudo_queries(
-            engine,
-            options.pseudo_queries,
-            options.split_seed,
-        )?);
+    let labeled = train_q.len();
+    let docs = engine.num_docs();
+    let n_pseudo = options
+        .pseudo
+        .queries
+        .unwrap_or(if options.labeled.is_some() {
+            0
+        } else {
+            default_pseudo_queries(docs)
+        });
+    let mut dev_kind = (!dev_q.is_empty()).then_some(DevKind::Judged);
+    // The label-free dev set comes first, from its own sample and with its own kinds, so that
+    // runs of other mixes and sizes share it; its documents make no training query.
+    let mut dev_docs: HashSet<String> = HashSet::new();
+    if dev_q.is_empty() && n_pseudo > 0 {
+        let n_dev = options
+            .pseudo
+            .dev
+            .unwrap_or_else(|| default_pseudo_dev(docs));
+        let sample = engine.sample_documents(2 * n_dev, options.split_seed ^ 0xde5e7)?;
+        let made = pseudo_queries_for(engine, &sample, &dev_mix(), options.split_seed)?;
+        dev_q = made.into_iter().take(n_dev).collect();
+        dev_docs = dev_q.iter().flat_map(|q| q.positives.clone()).collect();
+        dev_kind = (!dev_q.is_empty()).then_some(DevKind::Pseudo);
+    }
+    if n_pseudo > 0 {
+        let sample: Vec<Document> = engine
+            .sample_documents(n_pseudo + dev_docs.len(), options.split_seed)?
+            .into_iter()
+            .filter(|d| !dev_docs.contains(&d.id))
+            .take(n_pseudo)
+            .collect();
+        let total = sample.len();
+        for (i, chunk) in sample.chunks(64).enumerate() {
+            train_q.extend(pseudo_queries_for(
+                engine,
+                chunk,
+                &options.pseudo.mix,
+                options.split_seed,
+            )?);
+            progress(Stage::Queries, (64 * (i + 1)).min(total), total);
+        }
     }
     if train_q.is_empty() {
         return Err(Error::Data(
-            "no training queries: give judged queries (--queries/--qrels) or --pseudo-queries N"
+            "no training queries: give judged queries, or pseudo-queries (the index may have no document to make one from)"
                 .into(),
         ));
     }
-    Ok((train_q, dev_q, qrels, n_labeled))
+    let dev_qrels = if dev_kind == Some(DevKind::Judged) {
+        qrels.clone()
+    } else {
+        Qrels::default()
+    };
+    Ok(Queries {
+        train: train_q,
+        dev: dev_q,
+        dev_kind,
+        labeled,
+        qrels: dev_qrels,
+    })
+}
+
+/// What identifies a groups file: if any of it changes, the groups are rebuilt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct GroupsKey {
+    index: PathBuf,
+    teacher: String,
+    max_len: usize,
+    depth: usize,
+    queries: Vec<(String, String)>,
+}
+
+fn groups_key(options: &RetrainOptions, queries: &[TrainQuery]) -> GroupsKey {
+    GroupsKey {
+        index: options.index.clone(),
+        teacher: options.teacher.clone(),
+        max_len: options.teacher_options.max_len,
+        depth: options.depth,
+        queries: queries
+            .iter()
+            .map(|q| (q.id.clone(), q.text.clone()))
+            .collect(),
+    }
 }
 
 /// Builds `out/groups.jsonl` (BM25 candidates of the training queries, scored by the
-/// teacher) unless it exists and `rebuild_groups` is off, and returns the groups and, when
-/// built, the build statistics. What [`retrain`] does first; the experiment runner calls it
-/// alone to build the groups its runs share.
+/// teacher) unless it exists for the same queries, teacher and depth (and `rebuild_groups`
+/// is off), and returns the groups (before the consistency filter) and, when built, the
+/// build statistics. What [`retrain`] does first; the experiment runner calls it alone to
+/// build the groups its runs share.
 pub fn write_groups(
     options: &RetrainOptions,
-    progress: &mut dyn FnMut(&str, usize, usize),
+    progress: &mut dyn FnMut(Stage, usize, usize),
 ) -> Result<(Vec<Group>, Option<DataStats>)> {
     let engine = Engine::open(&options.index)?;
-    let (train_q, _, _, _) = split_queries(options, &engine)?;
-    groups_for(options, &engine, &train_q, progress)
+    let queries = make_queries(options, &engine, progress)?;
+    let (groups, stats, _) = groups_for(options, &engine, &queries.train, progress)?;
+    Ok((groups, stats))
 }
 
 fn groups_for(
     options: &RetrainOptions,
     engine: &Engine,
     train_q: &[TrainQuery],
-    progress: &mut dyn FnMut(&str, usize, usize),
-) -> Result<(Vec<Group>, Option<DataStats>)> {
+    progress: &mut dyn FnMut(Stage, usize, usize),
+) -> Result<(Vec<Group>, Option<DataStats>, usize)> {
     std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
     let groups_path = options.out.join("groups.jsonl");
-    if groups_path.exists() && !options.rebuild_groups {
-        return Ok((load_groups(&groups_path)?, None));
+    let key_path = options.out.join("groups.key.json");
+    let key = groups_key(options, train_q);
+    let key_matches = std::fs::read_to_string(&key_path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<GroupsKey>(&t).ok())
+        .is_some_and(|k| k == key);
+    // A groups file without a key predates keys: trusted as before.
+    if groups_path.exists() && !options.rebuild_groups && (key_matches || !key_path.exists()) {
+        return Ok((load_groups(&groups_path)?, None, 0));
     }
     let teacher = reranker::load_cross_encoder(&options.teacher, &options.teacher_options)?;
     let cache_path = options
@@ -105,58 +408,170 @@ fn groups_for(
         .clone()
         .unwrap_or_else(|| options.index.join("score-cache.tsv"));
     let cached = CachedCrossEncoder::new(teacher, ScoreCache::open(&cache_path)?, 64);
+    let before = cached.cached();
     let (groups, stats) = build_groups(engine, &cached, train_q, options.depth, &mut |d, t| {
-        progress("scoring", d, t)
+        progress(Stage::Scoring, d, t)
     })?;
+    let scored = cached.cached().saturating_sub(before);
     save_groups(&groups_path, &groups)?;
-    Ok((groups, Some(stats)))
+    crate::train::write_json(&key_path, &key)?;
+    Ok((groups, Some(stats), scored))
 }
 
-/// Builds (or reloads) the distillation data, then trains; see [`crate::train`] for what is
-/// written to `out`. `progress(stage, done, total)` reports teacher scoring ("scoring") and
-/// training ("training").
+/// Builds (or reloads) the distillation data, filters it, trains, exports the best student to
+/// ONNX in `out` and chooses its fusion weight on the dev queries (`out/fusion.json`); see
+/// [`crate::train`] for the rest of what is written to `out`.
 pub fn retrain(
     options: &RetrainOptions,
-    progress: &mut dyn FnMut(&str, usize, usize),
-) -> Result<TrainState> {
+    progress: &mut dyn FnMut(Stage, usize, usize),
+) -> Result<RetrainReport> {
+    let mut costs = StageCosts::default();
     let engine = Engine::open(&options.index)?;
-    let (train_q, dev_q, qrels, n_labeled) = split_queries(options, &engine)?;
-    let (groups, stats) = groups_for(options, &engine, &train_q, progress)?;
-    let dev_queries: Vec<Query> = dev_q
-        .iter()
-        .map(|q| Query {
-            id: q.id.clone(),
-            text: q.text.clone(),
-        })
-        .collect();
-    let dev = (!dev_queries.is_empty()).then(|| DevSet {
-        engine: &engine,
-        queries: dev_queries,
-        qrels: qrels.clone(),
-    });
-    let data = json!({
-        "index": options.index,
-        "labeled_train_queries": n_labeled,
-        "pseudo_queries": train_q.len() - n_labeled,
-        "dev_queries": dev_q.len(),
-        "split_seed": options.split_seed,
-        "dev_query_ids": dev_q.iter().map(|q| q.id.clone()).collect::<Vec<_>>(),
-        "teacher": options.teacher,
-        "depth": options.depth,
-        "groups": groups.len(),
-        "build_stats": stats,
-    });
-    train(
+    let t = Instant::now();
+    let queries = make_queries(options, &engine, progress)?;
+    costs.queries_seconds = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let (groups, stats, scored) = groups_for(options, &engine, &queries.train, progress)?;
+    costs.scoring_seconds = t.elapsed().as_secs_f64();
+    costs.teacher_pairs = scored;
+    costs.group_pairs = groups.iter().map(|g| g.candidates.len()).sum();
+    let (groups, filter) = consistency_filter(groups, &options.pseudo.filter)?;
+    if groups.is_empty() {
+        return Err(Error::Data(format!(
+            "the consistency filter (teacher rank ≤ {}) kept no training query: loosen it",
+            options.pseudo.filter.top
+        )));
+    }
+
+    let dev_ids: Vec<String> = queries.dev.iter().map(|q| q.id.clone()).collect();
+    let dev = dev_set(&engine, &queries, options.train.dev_depth)?;
+    let data = DataSummary {
+        index: options.index.clone(),
+        labeled_train_queries: queries.labeled,
+        pseudo_queries: queries.train.len() - queries.labeled,
+        pseudo_mix: (queries.train.len() > queries.labeled).then(|| options.pseudo.mix.clone()),
+        dev_queries: queries.dev.len(),
+        dev_kind: queries.dev_kind,
+        split_seed: options.split_seed,
+        dev_query_ids: dev_ids,
+        teacher: options.teacher.clone(),
+        depth: options.depth,
+        groups: groups.len(),
+        build_stats: stats,
+        filter,
+    };
+    let t = Instant::now();
+    let state = train(
         &options.train,
         &groups,
         dev.as_ref(),
-        data,
+        serde_json::to_value(&data).map_err(|e| Error::Data(e.to_string()))?,
         &options.out,
-        &mut |s, t, _| progress("training", s, t),
-    )
+        &mut |s, total, _| progress(Stage::Training, s, total),
+    )?;
+    costs.training_seconds = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    reranker::export_onnx_dir(&options.out, &options.out)?;
+    let fusion = match dev_set(&engine, &queries, options.fusion_depth)? {
+        Some(dev) => {
+            let student = reranker::OnnxCrossEncoder::load(
+                &options.out,
+                &RerankerOptions {
+                    max_len: options.train.max_len,
+                    ..options.teacher_options.clone()
+                },
+            )?;
+            let scores = score_with_progress(&dev, &student, progress)?;
+            Fusion::choose(&dev, dev.evaluate(&scores, &alpha_grid()))
+        }
+        None => Fusion::without_dev(),
+    };
+    crate::train::write_json(&options.out.join("fusion.json"), &fusion)?;
+    costs.selection_seconds = t.elapsed().as_secs_f64();
+    Ok(RetrainReport {
+        state,
+        data,
+        fusion,
+        costs,
+    })
+}
+
+fn dev_set(engine: &Engine, queries: &Queries, depth: usize) -> Result<Option<DevSet>> {
+    Ok(match queries.dev_kind {
+        None => None,
+        Some(DevKind::Judged) => {
+            let qs: Vec<Query> = queries
+                .dev
+                .iter()
+                .map(|q| Query {
+                    id: q.id.clone(),
+                    text: q.text.clone(),
+                })
+                .collect();
+            Some(DevSet::judged(engine, &qs, &queries.qrels, depth)?)
+        }
+        Some(DevKind::Pseudo) => Some(DevSet::pseudo(engine, &queries.dev, depth)?),
+    })
+}
+
+fn score_with_progress(
+    dev: &DevSet,
+    model: &dyn CrossEncoder,
+    progress: &mut dyn FnMut(Stage, usize, usize),
+) -> Result<engine::CandidateScores> {
+    let mut out = engine::CandidateScores::default();
+    for (i, q) in dev.queries.iter().enumerate() {
+        let one = DevSet {
+            queries: vec![q.clone()],
+            qrels: Qrels::default(),
+            kind: dev.kind,
+            depth: dev.depth,
+        };
+        out.by_query.extend(one.score(model)?.by_query);
+        progress(Stage::Selection, i + 1, dev.len());
+    }
+    Ok(out)
 }
 
 /// True if `dir` holds a trained student (what `retrain` writes).
 pub fn is_student_dir(dir: &Path) -> bool {
     dir.join("training.json").exists() && dir.join("model.safetensors").exists()
+}
+
+/// Why [`install`] did not install a student.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotInstalled {
+    /// Its fusion weight was chosen as BM25 alone: on the dev queries it did not beat BM25.
+    NoGain(Fusion),
+}
+
+/// Installs the student in `student` (a [`retrain`] output, with `model.onnx` and
+/// `fusion.json`) as the index's own reranker, `<index>/reranker/`, which `search-cli query
+/// --index` then reranks with by default. Replaces an installed one atomically. A student
+/// that did not beat BM25 on its dev queries is not installed.
+pub fn install(student: &Path, index: &Path) -> Result<std::result::Result<PathBuf, NotInstalled>> {
+    let fusion_path = student.join("fusion.json");
+    let text = std::fs::read_to_string(&fusion_path).map_err(|e| Error::io(&fusion_path, e))?;
+    let fusion: Fusion = serde_json::from_str(&text)
+        .map_err(|e| Error::Data(format!("{}: {e}", fusion_path.display())))?;
+    if !fusion.beats_bm25 {
+        return Ok(Err(NotInstalled::NoGain(fusion)));
+    }
+    let target = engine::installed_reranker_dir(index);
+    crate::train::atomic_dir(&target, |dir| {
+        for f in [
+            "model.onnx",
+            "tokenizer.json",
+            "config.json",
+            "fusion.json",
+            "training.json",
+        ] {
+            let from = student.join(f);
+            std::fs::copy(&from, dir.join(f)).map_err(|e| Error::io(&from, e))?;
+        }
+        Ok(())
+    })?;
+    Ok(Ok(target))
 }

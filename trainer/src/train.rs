@@ -7,18 +7,17 @@ use std::time::Instant;
 
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
-use engine::metrics::{evaluate, EvalOptions, Measure};
-use engine::Engine;
-use index_data::{Qrels, Query};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use reranker::{Backend, Batch, CandleCrossEncoder, ModelInfo, PairTokenizer};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{sample_group, Group};
+use crate::dev::{alpha_grid, DevScores, DevSet};
 use crate::error::{Error, Result};
 use crate::loss::{ckl, kl, listwise_ce, margin_mse, CklParams};
 use crate::model::{frozen, student_from_checkpoint, Student};
+use crate::teacher::{apply_target, Target};
 
 /// Which loss trains the student.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +85,35 @@ pub struct TrainConfig {
     pub init: PathBuf,
     /// Layers of `init` to keep (all if `None`).
     pub layers: Option<Vec<usize>>,
+    /// What the student learns to reproduce: the teacher, or BM25 fused with it.
+    #[serde(default)]
+    pub target: Target,
+    /// How the best checkpoint is chosen on the dev queries.
+    #[serde(default)]
+    pub select: Select,
+}
+
+/// How the best checkpoint is chosen on the dev queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Select {
+    /// By the student's nDCG@10 alone (reranking BM25's candidates).
+    #[default]
+    Alone,
+    /// By its nDCG@10 fused with BM25 at the best weight of [`alpha_grid`]: how a student is
+    /// used.
+    Fused,
+}
+
+impl std::str::FromStr for Select {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "alone" => Ok(Select::Alone),
+            "fused" => Ok(Select::Fused),
+            _ => Err(format!("unknown selection `{s}` (alone, fused)")),
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -109,18 +137,10 @@ impl Default for TrainConfig {
             dev_depth: 30,
             init: PathBuf::new(),
             layers: None,
+            target: Target::Teacher,
+            select: Select::Alone,
         }
     }
-}
-
-/// Dev queries to select the best checkpoint on.
-pub struct DevSet<'a> {
-    /// The index the candidates come from.
-    pub engine: &'a Engine,
-    /// The dev queries.
-    pub queries: Vec<Query>,
-    /// Their judgments.
-    pub qrels: Qrels,
 }
 
 /// One evaluation point of the run.
@@ -138,8 +158,15 @@ pub struct LogEntry {
     pub seconds: f64,
     /// Dev nDCG@10, the student alone reranking BM25's top `dev_depth`.
     pub dev_ndcg10: Option<f64>,
-    /// Dev nDCG@10 fused with BM25 at the engine's default alpha.
+    /// Dev nDCG@10 fused with BM25 at the best weight of [`alpha_grid`] (runs before that
+    /// grid: at the engine's default weight).
     pub dev_ndcg10_fused: Option<f64>,
+    /// That best weight.
+    #[serde(default)]
+    pub dev_alpha: Option<f64>,
+    /// Dev nDCG@10 of BM25 alone.
+    #[serde(default)]
+    pub dev_bm25: Option<f64>,
 }
 
 /// What `training.json` holds beside the model.
@@ -155,7 +182,7 @@ pub struct TrainState {
     pub groups: usize,
     /// Groups dropped (fewer candidates than `group_size`).
     pub groups_dropped: usize,
-    /// The best dev nDCG@10 so far and its step.
+    /// The best dev nDCG@10 so far (by the configured selection) and its step.
     pub best: Option<(f64, usize)>,
     /// Every evaluation point.
     pub history: Vec<LogEntry>,
@@ -366,7 +393,7 @@ pub(crate) fn usable_groups<'a>(groups: &'a [Group], cfg: &TrainConfig) -> Resul
     Ok(usable)
 }
 
-fn atomic_dir(final_dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+pub(crate) fn atomic_dir(final_dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let tmp = final_dir.with_extension("tmp");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -381,7 +408,7 @@ fn atomic_dir(final_dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Resul
     Ok(())
 }
 
-fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
+pub(crate) fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(v).map_err(|e| Error::Data(e.to_string()))?;
     std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
@@ -413,6 +440,9 @@ pub fn train(
             "batch ≥ 1, group size ≥ 2 and epochs ≥ 1 are needed".into(),
         ));
     }
+    let mut groups = groups.to_vec();
+    apply_target(&mut groups, cfg.target)?;
+    let groups = groups.as_slice();
     let usable = usable_groups(groups, cfg)?;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let tokenizer_path = cfg.init.join("tokenizer.json");
@@ -510,16 +540,25 @@ pub fn train(
                 seconds: seconds_before + started.elapsed().as_secs_f64(),
                 dev_ndcg10: None,
                 dev_ndcg10_fused: None,
+                dev_alpha: None,
+                dev_bm25: None,
             };
             loss_sum = 0.0;
             loss_n = 0;
             let mut improved = dev.is_none();
             if let Some(dev) = dev {
-                let (alone, fused) = evaluate_dev(&tr.student, &tr.tokenizer, dev, cfg.dev_depth)?;
-                entry.dev_ndcg10 = Some(alone);
+                let scores = evaluate_dev(&tr.student, &tr.tokenizer, dev)?;
+                let (alpha, fused) = scores.best_fused();
+                entry.dev_ndcg10 = Some(scores.alone);
                 entry.dev_ndcg10_fused = Some(fused);
-                if state.best.is_none_or(|(b, _)| alone > b) {
-                    state.best = Some((alone, state.step));
+                entry.dev_alpha = Some(alpha);
+                entry.dev_bm25 = Some(scores.bm25);
+                let value = match cfg.select {
+                    Select::Alone => scores.alone,
+                    Select::Fused => fused,
+                };
+                if state.best.is_none_or(|(b, _)| value > b) {
+                    state.best = Some((value, state.step));
                     improved = true;
                 }
             }
@@ -554,14 +593,9 @@ fn save_model(student: &Student, tokenizer: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// nDCG@10 on the dev queries: the student alone reranking BM25's top `depth`, and fused with
-/// BM25 at the default alpha.
-fn evaluate_dev(
-    student: &Student,
-    tokenizer: &PairTokenizer,
-    dev: &DevSet,
-    depth: usize,
-) -> Result<(f64, f64)> {
+/// The student (frozen) on the dev queries: alone, BM25, and fused at each weight of
+/// [`alpha_grid`].
+fn evaluate_dev(student: &Student, tokenizer: &PairTokenizer, dev: &DevSet) -> Result<DevScores> {
     let model = frozen(student)?;
     let info = ModelInfo {
         path: PathBuf::from("<training>"),
@@ -570,12 +604,8 @@ fn evaluate_dev(
         fingerprint: String::new(),
     };
     let enc = CandleCrossEncoder::from_model(model, tokenizer.clone(), 64, info);
-    let scores = engine::score_candidates(dev.engine, &enc, &dev.queries, depth, &mut |_, _| {})?;
-    let m = [Measure::Ndcg(Some(10))];
-    let opts = EvalOptions::default();
-    let alone = evaluate(&dev.qrels, &scores.run(0.0), &m, &opts).mean[0];
-    let fused = evaluate(&dev.qrels, &scores.run(engine::DEFAULT_ALPHA), &m, &opts).mean[0];
-    Ok((alone, fused))
+    let scores = dev.score(&enc)?;
+    Ok(dev.evaluate(&scores, &alpha_grid()))
 }
 
 #[cfg(test)]
