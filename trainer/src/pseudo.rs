@@ -315,7 +315,10 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 fn sentence_query<R: Rng>(doc: &Document, rng: &mut R) -> Option<(String, String)> {
     let candidates: Vec<(std::ops::Range<usize>, f64)> = sentences(&doc.body)
         .into_iter()
-        .filter(|r| is_prose(&doc.body[r.clone()], 6, 40))
+        .filter(|r| {
+            let s = &doc.body[r.clone()];
+            ends_sentence(s) && is_prose(s, 6, 40)
+        })
         .map(|r| {
             let w = if doc.body[r.clone()].ends_with('?') {
                 3.0
@@ -404,8 +407,8 @@ pub fn sentences(text: &str) -> Vec<std::ops::Range<usize>> {
 }
 
 /// True if `text` reads as prose: `min..=max` words, at least 75% of them words of letters
-/// (or numbers), hardly any code or markup characters, and, for sentences of 6 words or more,
-/// a sentence's end (`.`, `?`, `!`). Code (`sum(); // Sum them`), tables and link lists fail.
+/// (or numbers), hardly any code or markup characters, and at least half of its characters
+/// letters. Code (`sum(); // Sum them`), tables and link lists fail.
 pub fn is_prose(text: &str, min: usize, max: usize) -> bool {
     let tokens: Vec<&str> = text.split_whitespace().collect();
     if !(min..=max).contains(&tokens.len()) {
@@ -433,10 +436,12 @@ pub fn is_prose(text: &str, min: usize, max: usize) -> bool {
         return false;
     }
     let letters = text.chars().filter(|c| c.is_alphabetic()).count();
-    if letters * 2 < text.chars().filter(|c| !c.is_whitespace()).count() {
-        return false;
-    }
-    tokens.len() < 6 || text.trim_end().ends_with(['.', '?', '!'])
+    letters * 2 >= text.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// A sentence's end: `.`, `?` or `!` (a line of a list or a heading has none).
+fn ends_sentence(text: &str) -> bool {
+    text.trim_end().ends_with(['.', '?', '!'])
 }
 
 #[cfg(test)]
@@ -484,7 +489,9 @@ mod tests {
             40
         ));
         assert!(!is_prose("Too short.", 6, 40));
-        assert!(!is_prose("A heading without any final stop at all", 6, 40));
+        assert!(is_prose("A heading without any final stop at all", 6, 40));
+        assert!(!ends_sentence("A heading without any final stop at all"));
+        assert!(ends_sentence("A sentence with its stop. "));
         assert!(is_prose("Cross-encoders for ranking", 3, 30));
     }
 

@@ -6,58 +6,13 @@ use common::TOPICS;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
+use common::OverlapTeacher;
 use engine::{Analysis, Engine, IndexOptions};
 use index_data::{Document, Qrels, Query};
-use reranker::{Backend, CachedCrossEncoder, CrossEncoder, ModelInfo, ScoreCache, ScoreError};
+use reranker::{CachedCrossEncoder, ScoreCache};
 use trainer::{build_groups, labeled_queries, train, DevSet, LossKind, TrainConfig};
-
-/// A stand-in teacher: word overlap between query and passage. Panics after `limit` pairs,
-/// like a process killed half-way.
-#[derive(Debug)]
-struct OverlapTeacher {
-    scored: AtomicUsize,
-    limit: usize,
-    info: ModelInfo,
-}
-
-impl OverlapTeacher {
-    fn new(limit: usize) -> Self {
-        OverlapTeacher {
-            scored: AtomicUsize::new(0),
-            limit,
-            info: ModelInfo {
-                path: "overlap".into(),
-                backend: Backend::Onnx,
-                max_len: 64,
-                fingerprint: "overlap-v1".into(),
-            },
-        }
-    }
-}
-
-impl CrossEncoder for OverlapTeacher {
-    fn score_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, ScoreError> {
-        let before = self.scored.fetch_add(pairs.len(), Ordering::SeqCst);
-        if before + pairs.len() > self.limit {
-            panic!("killed");
-        }
-        Ok(pairs
-            .iter()
-            .map(|(q, p)| {
-                let p = p.to_lowercase();
-                q.to_lowercase()
-                    .split_whitespace()
-                    .filter(|w| p.contains(w))
-                    .count() as f32
-            })
-            .collect())
-    }
-    fn info(&self) -> &ModelInfo {
-        &self.info
-    }
-}
 
 fn corpus(dir: &Path) -> (Engine, Vec<Query>, Qrels) {
     let engine = Engine::create(dir, Analysis::default()).unwrap();
@@ -155,11 +110,7 @@ fn killed_training_resumes_to_the_same_model() {
         init: init.clone(),
         ..Default::default()
     };
-    let dev = DevSet {
-        engine: &engine,
-        queries: queries[..4].to_vec(),
-        qrels: qrels.clone(),
-    };
+    let dev = DevSet::judged(&engine, &queries[..4], &qrels, cfg.dev_depth).unwrap();
     let data = serde_json::json!({});
 
     let whole = dir.path().join("whole");
