@@ -18,9 +18,23 @@ pub enum Error {
         /// The folder.
         path: PathBuf,
     },
+    /// A folder that is neither an index nor empty, where an index was to be created.
+    #[error("{} is not an index (it has no meta.json) and is not empty (it holds {found}): refusing to create an index there (an index copied without its meta.json is incomplete; copy it again)", path.display())]
+    NotAnIndex {
+        /// The folder.
+        path: PathBuf,
+        /// A few of the entries found.
+        found: String,
+    },
     /// Another process (or another `Engine` in this one) is writing to the index.
     #[error("the index at {} is being written by another process", path.display())]
     Locked {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A write to an index opened read-only (its folder refuses writes).
+    #[error("the index at {} is read-only (its folder refuses writes): it can be searched, not changed", path.display())]
+    ReadOnly {
         /// The folder.
         path: PathBuf,
     },

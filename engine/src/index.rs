@@ -28,6 +28,21 @@ const SETTINGS_VERSION: u32 = 1;
 const TOKENIZER: &str = "engine_text";
 const WRITER_MEMORY: usize = 128 << 20;
 
+/// The longest id an index keys, in bytes (tantivy's terms stop short of 64 KiB; an id
+/// longer than this is refused rather than stored where it cannot be replaced or deleted).
+pub const MAX_ID_BYTES: usize = index_data::MAX_ID_BYTES;
+
+/// What [`Engine::delete_ids`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeleteReport {
+    /// Ids given.
+    pub requested: usize,
+    /// Distinct ids among them.
+    pub distinct: usize,
+    /// Distinct ids that were in the index (and are deleted).
+    pub found: usize,
+}
+
 /// One search result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -125,6 +140,7 @@ pub struct Engine {
     writer: Mutex<Option<IndexWriter>>,
     pub(crate) fields: Fields,
     analysis: Analysis,
+    read_only: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -157,29 +173,138 @@ fn schema() -> Schema {
     builder.build()
 }
 
-impl Engine {
-    /// Creates a new, empty index in `path` (created if missing), with the given analysis.
-    pub fn create(path: impl AsRef<Path>, analysis: Analysis) -> Result<Engine> {
-        let path = path.as_ref();
-        if path.join(SETTINGS_FILE).exists() || path.join("meta.json").exists() {
-            return Err(Error::IndexExists { path: path.into() });
+/// Files an interrupted creation may leave in a folder (besides our own `engine.json`).
+const CREATION_LEFTOVERS: &[&str] = &[
+    CREATE_LOCK,
+    ".managed.json",
+    ".tantivy-meta.lock",
+    ".tantivy-writer.lock",
+    "engine.json.tmp",
+];
+const CREATE_LOCK: &str = ".engine-create.lock";
+
+/// What a folder holds, for creating an index in it.
+enum FolderState {
+    /// Missing, empty, or an interrupted creation's leftovers.
+    Fresh,
+    /// An index (`meta.json`).
+    Index,
+    /// Something else: these entries (a few of them).
+    Foreign(String),
+}
+
+fn folder_state(path: &Path) -> Result<FolderState> {
+    if path.join("meta.json").exists() {
+        return Ok(FolderState::Index);
+    }
+    let entries = match std::fs::read_dir(path) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FolderState::Fresh),
+        Err(e) => {
+            return Err(Error::Io {
+                path: path.into(),
+                source: e,
+            })
         }
-        std::fs::create_dir_all(path).map_err(|e| Error::Io {
+    };
+    let mut foreign = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::Io {
             path: path.into(),
             source: e,
         })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = if name == SETTINGS_FILE {
+            // Our settings from an interrupted creation, not someone else's engine.json.
+            std::fs::read_to_string(entry.path())
+                .ok()
+                .and_then(|t| serde_json::from_str::<StoredSettings>(&t).ok())
+                .is_some()
+        } else {
+            CREATION_LEFTOVERS.contains(&name.as_str())
+        };
+        if !ours {
+            foreign.push(name);
+        }
+    }
+    if foreign.is_empty() {
+        return Ok(FolderState::Fresh);
+    }
+    foreign.sort();
+    let n = foreign.len();
+    let mut found = foreign.into_iter().take(3).collect::<Vec<_>>().join(", ");
+    if n > 3 {
+        found.push_str(&format!(" and {} more", n - 3));
+    }
+    Ok(FolderState::Foreign(found))
+}
+
+/// An exclusive lock on creating the index in a folder, released when dropped (or when the
+/// process dies).
+struct CreationLock(#[allow(dead_code)] std::fs::File);
+
+impl CreationLock {
+    fn take(path: &Path) -> Result<CreationLock> {
+        let io = |p: &Path, e| Error::Io {
+            path: p.into(),
+            source: e,
+        };
+        std::fs::create_dir_all(path).map_err(|e| io(path, e))?;
+        let lock_path = path.join(CREATE_LOCK);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io(&lock_path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(CreationLock(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { path: path.into() }),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(&lock_path, e)),
+        }
+    }
+}
+
+impl Engine {
+    /// Creates a new, empty index in `path` (created if missing), with the given analysis.
+    ///
+    /// The folder must be missing, empty, or what an interrupted creation of an index left
+    /// (its settings and tantivy's housekeeping files, no `meta.json`): a folder holding
+    /// anything else is [`Error::NotAnIndex`], never emptied, since an index copied without
+    /// its `meta.json` (which sorts last) looks like that. Creation holds a lock, so two
+    /// processes creating one index at once cannot mix their settings.
+    pub fn create(path: impl AsRef<Path>, analysis: Analysis) -> Result<Engine> {
+        let path = path.as_ref();
+        let _lock = CreationLock::take(path)?;
+        Self::create_locked(path, analysis)
+    }
+
+    fn create_locked(path: &Path, analysis: Analysis) -> Result<Engine> {
+        match folder_state(path)? {
+            FolderState::Index => return Err(Error::IndexExists { path: path.into() }),
+            FolderState::Foreign(found) => {
+                return Err(Error::NotAnIndex {
+                    path: path.into(),
+                    found,
+                })
+            }
+            FolderState::Fresh => {}
+        }
         let settings = StoredSettings {
             format_version: SETTINGS_VERSION,
             analysis,
         };
-        // Settings first: an index whose creation was interrupted has no meta.json and is
-        // recreated; one with meta.json always has its settings.
+        // Settings first (atomically): an index whose creation was interrupted has no
+        // meta.json and is created again; one with meta.json always has its settings.
         let settings_path = path.join(SETTINGS_FILE);
         let json = serde_json::to_string_pretty(&settings).expect("settings serialize");
-        std::fs::write(&settings_path, json).map_err(|e| Error::Io {
-            path: settings_path,
+        let tmp = path.join(format!("{SETTINGS_FILE}.tmp"));
+        let io = |p: &Path, e| Error::Io {
+            path: p.into(),
             source: e,
-        })?;
+        };
+        std::fs::write(&tmp, json).map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, &settings_path).map_err(|e| io(&settings_path, e))?;
         let index = Index::create_in_dir(path, schema())?;
         Self::from_index(path, index, settings.analysis)
     }
@@ -215,22 +340,38 @@ impl Engine {
                 ),
             });
         }
-        let index = Index::open_in_dir(path)?;
-        Self::from_index(path, index, settings.analysis)
+        let read_only = crate::readonly::is_read_only(path);
+        let index = if read_only {
+            Index::open(crate::readonly::ReadOnlyDirectory::open(path)?)?
+        } else {
+            Index::open_in_dir(path)?
+        };
+        let mut engine = Self::from_index(path, index, settings.analysis)?;
+        engine.read_only = read_only;
+        Ok(engine)
     }
 
-    /// Opens the index at `path`, or creates it with `analysis` if there is none.
+    /// True if the index was opened read-only (its folder refuses writes): searches work,
+    /// writes are [`Error::ReadOnly`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Opens the index at `path`, or creates it with `analysis` if there is none (see
+    /// [`Engine::create`] for what a folder may hold).
     ///
     /// An existing index keeps the analysis it was built with.
     pub fn open_or_create(path: impl AsRef<Path>, analysis: Analysis) -> Result<Engine> {
         let path = path.as_ref();
         if path.join("meta.json").exists() {
-            Self::open(path)
-        } else {
-            // A creation that was interrupted before meta.json may have left engine.json.
-            let _ = std::fs::remove_file(path.join(SETTINGS_FILE));
-            Self::create(path, analysis)
+            return Self::open(path);
         }
+        let _lock = CreationLock::take(path)?;
+        // Another process may have created it while this one waited for the lock.
+        if path.join("meta.json").exists() {
+            return Self::open(path);
+        }
+        Self::create_locked(path, analysis)
     }
 
     fn from_index(path: &Path, index: Index, analysis: Analysis) -> Result<Engine> {
@@ -259,6 +400,7 @@ impl Engine {
             writer: Mutex::new(None),
             fields,
             analysis,
+            read_only: false,
         })
     }
 
@@ -278,6 +420,11 @@ impl Engine {
     }
 
     fn with_writer<T>(&self, f: impl FnOnce(&mut IndexWriter) -> Result<T>) -> Result<T> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.path.clone(),
+            });
+        }
         let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
@@ -299,6 +446,24 @@ impl Engine {
         Term::from_field_text(self.fields.id, id)
     }
 
+    /// Refuses an id the index cannot key exactly (longer than [`MAX_ID_BYTES`]).
+    fn check_id(id: &str) -> Result<()> {
+        if id.len() > MAX_ID_BYTES {
+            let head: String = id.chars().take(40).collect();
+            return Err(Error::InvalidArgument(format!(
+                "the id `{head}...` has {} bytes, more than the {MAX_ID_BYTES} an id may have",
+                id.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Live (not deleted) documents with this id in `searcher`'s view.
+    fn live_with_id(&self, searcher: &tantivy::Searcher, id: &str) -> Result<usize> {
+        let query = TermQuery::new(self.id_term(id), IndexRecordOption::Basic);
+        Ok(searcher.search(&query, &tantivy::collector::Count)?)
+    }
+
     fn to_tantivy(&self, doc: &Document) -> TantivyDocument {
         let mut d = TantivyDocument::default();
         d.add_text(self.fields.id, &doc.id);
@@ -312,6 +477,7 @@ impl Engine {
     ///
     /// [`commit`]: Engine::commit
     pub fn upsert(&self, doc: &Document) -> Result<()> {
+        Self::check_id(&doc.id)?;
         self.with_writer(|w| {
             w.delete_term(self.id_term(&doc.id));
             w.add_document(self.to_tantivy(doc))?;
@@ -321,6 +487,7 @@ impl Engine {
 
     /// Deletes the document with this id, if any. Visible after [`commit`](Engine::commit).
     pub fn delete(&self, id: &str) -> Result<()> {
+        Self::check_id(id)?;
         self.with_writer(|w| {
             w.delete_term(self.id_term(id));
             Ok(())
@@ -345,9 +512,35 @@ impl Engine {
         })
     }
 
-    /// True if a document with this id is visible to searches.
+    /// Deletes the documents with these ids (visible after [`commit`](Engine::commit)) and
+    /// says how many of the distinct ids were in the index.
+    pub fn delete_ids(&self, ids: &[String]) -> Result<DeleteReport> {
+        let mut distinct: Vec<&str> = ids.iter().map(String::as_str).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let searcher = self.reader.searcher();
+        let mut found = 0;
+        for id in &distinct {
+            Self::check_id(id)?;
+            if self.live_with_id(&searcher, id)? > 0 {
+                found += 1;
+            }
+            self.delete(id)?;
+        }
+        Ok(DeleteReport {
+            requested: ids.len(),
+            distinct: distinct.len(),
+            found,
+        })
+    }
+
+    /// True if a document with this id is visible to searches (deleted ones are not, even
+    /// before a merge drops them).
     pub fn contains(&self, id: &str) -> Result<bool> {
-        Ok(self.reader.searcher().doc_freq(&self.id_term(id))? > 0)
+        if id.len() > MAX_ID_BYTES {
+            return Ok(false);
+        }
+        Ok(self.live_with_id(&self.reader.searcher(), id)? > 0)
     }
 
     /// The stored document with this id, if it is visible to searches.
@@ -449,8 +642,8 @@ impl Engine {
                     return Err(e.into());
                 }
             };
-            let term = self.id_term(&doc.id);
-            let known = !seen.insert(doc.id.clone()) || searcher.doc_freq(&term)? > 0;
+            Self::check_id(&doc.id)?;
+            let known = !seen.insert(doc.id.clone()) || self.live_with_id(&searcher, &doc.id)? > 0;
             if known {
                 stats.replaced += 1;
             }

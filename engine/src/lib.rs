@@ -24,14 +24,17 @@ mod error;
 mod index;
 pub mod metrics;
 mod pipeline;
+mod readonly;
 mod settings;
 mod stats;
 
 pub use error::{Error, Result};
-pub use index::{Engine, Hit, IndexOptions, IndexStats, QuerySyntax, Score};
+pub use index::{
+    DeleteReport, Engine, Hit, IndexOptions, IndexStats, QuerySyntax, Score, MAX_ID_BYTES,
+};
 pub use pipeline::{
-    bm25_run, fuse, installed_reranker, installed_reranker_dir, passage_text, score_candidates,
-    search_reranked, CandidateScores, RerankOptions, RerankedHit, DEFAULT_ALPHA,
+    bm25_run, check_alpha, fuse, installed_reranker, installed_reranker_dir, passage_text,
+    score_candidates, search_reranked, CandidateScores, RerankOptions, RerankedHit, DEFAULT_ALPHA,
 };
 pub use reranker;
 pub use settings::Analysis;

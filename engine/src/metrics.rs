@@ -168,7 +168,13 @@ pub fn evaluate_query(
     options: &EvalOptions,
 ) -> Vec<f64> {
     let level = |d: &str| judgments.get(d).copied().unwrap_or(0);
-    let is_rel = |d: &str| level(d) >= options.min_relevance;
+    // An unjudged document is never relevant, whatever the level (trec_eval: -l 0 makes
+    // judged non-relevant documents relevant, not unjudged ones).
+    let is_rel = |d: &str| {
+        judgments
+            .get(d)
+            .is_some_and(|&l| l >= options.min_relevance)
+    };
     let num_rel = judgments
         .values()
         .filter(|&&l| l >= options.min_relevance)

@@ -3,7 +3,7 @@
 use index_data::{Query, Run};
 use reranker::CrossEncoder;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::index::{Engine, Hit};
 
 /// Runs every query in lenient mode and keeps the top `depth` documents of each, scored by
@@ -88,6 +88,29 @@ fn min_max(xs: &[f64]) -> Vec<f64> {
     }
 }
 
+/// An error unless `alpha` is a BM25 weight: finite and in [0, 1].
+pub fn check_alpha(alpha: f64) -> Result<()> {
+    if alpha.is_finite() && (0.0..=1.0).contains(&alpha) {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "the BM25 weight alpha must be between 0 and 1, not {alpha}"
+        )))
+    }
+}
+
+/// An error if the reranker gave a NaN or infinite score: ranking by it would be noise.
+fn check_scores(scores: &[f32]) -> Result<()> {
+    let bad = scores.iter().filter(|s| !s.is_finite()).count();
+    if bad > 0 {
+        return Err(Error::InvalidArgument(format!(
+            "the reranker scored {bad} of {} passages NaN or infinite: the model is broken",
+            scores.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Fuses per-query scores: `alpha · minmax(bm25) + (1 − alpha) · minmax(ce)`.
 pub fn fuse(bm25: &[f64], ce: &[f64], alpha: f64) -> Vec<f64> {
     let (b, c) = (min_max(bm25), min_max(ce));
@@ -106,6 +129,7 @@ pub fn search_reranked(
     k: usize,
     options: &RerankOptions,
 ) -> Result<Vec<RerankedHit>> {
+    check_alpha(options.alpha)?;
     let hits = engine.search(query, options.depth.max(k))?;
     let hits: Vec<Hit> = hits.into_iter().take(options.depth.max(1)).collect();
     let passages: Vec<String> = hits
@@ -114,6 +138,7 @@ pub fn search_reranked(
         .collect();
     let refs: Vec<&str> = passages.iter().map(String::as_str).collect();
     let ce = reranker.score(query, &refs)?;
+    check_scores(&ce)?;
     let bm25: Vec<f64> = hits.iter().map(|h| f64::from(h.score)).collect();
     let ce64: Vec<f64> = ce.iter().map(|&x| f64::from(x)).collect();
     let fused = fuse(&bm25, &ce64, options.alpha);
@@ -127,6 +152,7 @@ pub fn search_reranked(
             score,
         })
         .collect();
+    // Ties keep BM25's order (the sort is stable).
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     out.truncate(k);
     Ok(out)
@@ -142,7 +168,8 @@ pub struct CandidateScores {
 
 impl CandidateScores {
     /// The run ranked by the fused score at this `alpha` (1.0: BM25 alone; 0.0: the
-    /// cross-encoder alone).
+    /// cross-encoder alone), each query's documents in rank order. `alpha` outside [0, 1]
+    /// counts as its nearest end (see [`check_alpha`] to refuse it).
     pub fn run(&self, alpha: f64) -> Run {
         let mut run = Run::default();
         for (qid, cands) in &self.by_query {
@@ -155,8 +182,16 @@ impl CandidateScores {
             } else {
                 fuse(&bm25, &ce, alpha)
             };
-            for (c, s) in cands.iter().zip(scores) {
-                run.push(qid, &c.0, s);
+            // Written in rank order, so that a run file's ranks mean what they say (ties as
+            // trec_eval breaks them: by doc id, descending).
+            let mut ranked: Vec<(&str, f64)> = cands
+                .iter()
+                .zip(scores)
+                .map(|(c, s)| (c.0.as_str(), s))
+                .collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(a.0)));
+            for (doc, s) in ranked {
+                run.push(qid, doc, s);
             }
         }
         run
@@ -181,6 +216,7 @@ pub fn score_candidates(
             .collect();
         let refs: Vec<&str> = passages.iter().map(String::as_str).collect();
         let ce = reranker.score(&q.text, &refs)?;
+        check_scores(&ce)?;
         out.by_query.insert(
             q.id.clone(),
             hits.into_iter()

@@ -96,16 +96,22 @@ pub fn read_queries(path: impl AsRef<Path>) -> Result<Vec<Query>> {
 
 fn read_tsv_queries(path: &Path) -> Result<Vec<Query>> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashMap::new();
     for item in Lines::open(path)? {
         let (line, text) = item?;
         if text.trim().is_empty() {
             continue;
         }
         match text.split_once('\t') {
-            Some((id, q)) if !id.trim().is_empty() => out.push(Query {
-                id: id.trim().to_owned(),
-                text: q.to_owned(),
-            }),
+            Some((id, q)) if !id.trim().is_empty() => out.push(crate::types::first_time(
+                &mut seen,
+                path,
+                line,
+                Query {
+                    id: id.trim().to_owned(),
+                    text: q.to_owned(),
+                },
+            )?),
             _ => {
                 return Err(Error::parse(
                     path,
@@ -128,8 +134,11 @@ fn first_non_blank_line(path: &Path) -> Result<String> {
     Ok(String::new())
 }
 
-/// Guesses a qrels file's format: `.tsv` is BEIR; otherwise a line `qid 0 docid rel` (second
-/// column `0` or `Q0`, four columns) is TREC, and anything else SMART.
+/// Tells a qrels file's format from its name and first lines: `.tsv` is BEIR; lines of four
+/// columns `qid iter docid rel` whose last column is a whole number are TREC (whatever the
+/// iteration column holds); CISI's `qid docid 0 0.000000` and MED's `qid docid 1` (two or
+/// three columns) are SMART. Lines that fit neither, or a mix, are an error naming the file
+/// and line, so a wrong guess cannot turn into metrics of 0.
 pub fn detect_qrels_format(path: impl AsRef<Path>) -> Result<QrelsFormat> {
     let path = path.as_ref();
     if path
@@ -138,13 +147,44 @@ pub fn detect_qrels_format(path: impl AsRef<Path>) -> Result<QrelsFormat> {
     {
         return Ok(QrelsFormat::BeirTsv);
     }
-    let first = first_non_blank_line(path)?;
-    let cols: Vec<&str> = first.split_whitespace().collect();
-    if cols.len() == 4 && (cols[1] == "0" || cols[1] == "Q0") {
-        Ok(QrelsFormat::Trec)
-    } else {
-        Ok(QrelsFormat::Smart)
+    let mut found: Option<QrelsFormat> = None;
+    let mut seen = 0;
+    for item in Lines::open(path)? {
+        let (line, text) = item?;
+        let cols: Vec<&str> = text.split_whitespace().collect();
+        if cols.is_empty() {
+            continue;
+        }
+        let whole = |s: &str| s.parse::<i64>().is_ok();
+        let this = match cols.len() {
+            4 if whole(cols[3]) => QrelsFormat::Trec,
+            4 if cols[3].parse::<f64>().is_ok() => QrelsFormat::Smart,
+            2 | 3 => QrelsFormat::Smart,
+            _ => {
+                return Err(Error::parse(
+                    path,
+                    line,
+                    format!(
+                        "cannot tell the qrels format from {} columns (TREC: `qid iter docid rel`; SMART: `qid docid ...`): name it",
+                        cols.len()
+                    ),
+                ))
+            }
+        };
+        match found {
+            Some(f) if f != this => return Err(Error::parse(
+                path,
+                line,
+                "this line reads as another qrels format than the lines before it: name the format",
+            )),
+            _ => found = Some(this),
+        }
+        seen += 1;
+        if seen == 50 {
+            break;
+        }
     }
+    Ok(found.unwrap_or(QrelsFormat::Trec))
 }
 
 /// Finds and reads judgments: a file (format given or detected), or a folder holding

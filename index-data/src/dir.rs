@@ -69,11 +69,16 @@ impl DirDocuments {
             }
         })?;
         let rel = path.strip_prefix(&self.root).unwrap_or(path);
-        let id = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        // A name that is not UTF-8 cannot be an id without being changed, and two changed
+        // names could become one id: refused, not mapped.
+        let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+        let Some(parts) = parts else {
+            return Err(Error::BadFileName {
+                path: path.to_path_buf(),
+            });
+        };
+        let id = parts.join("/");
+        crate::types::check_id(path, 1, &id)?;
         let heading = text
             .lines()
             .take(10)

@@ -38,6 +38,20 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A file of a text folder whose name is not valid UTF-8, so that it cannot be an id.
+    #[error("{}: the file name is not valid UTF-8, so it cannot be a document id (rename it, or skip it with --skip-bad)", path.display())]
+    BadFileName {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Something cannot be written in a file's format (an id with white space in a TREC run).
+    #[error("{}: {message}", path.display())]
+    Unwritable {
+        /// The file.
+        path: PathBuf,
+        /// What cannot be written.
+        message: String,
+    },
     /// A record lacks a field it must have (for example the id).
     #[error("{}:{line}: missing field `{field}`", path.display())]
     MissingField {

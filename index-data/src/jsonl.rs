@@ -78,8 +78,12 @@ impl Iterator for JsonlDocuments {
 }
 
 /// Streams queries from a JSONL file with `_id` and `text` fields (BEIR's queries.jsonl).
+///
+/// A query id given twice is an error at its second line (two queries under one id would be
+/// merged into one ranking).
 pub struct JsonlQueries {
     lines: Lines,
+    seen: std::collections::HashMap<String, u64>,
 }
 
 impl JsonlQueries {
@@ -87,6 +91,7 @@ impl JsonlQueries {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Ok(JsonlQueries {
             lines: Lines::open(path.as_ref())?,
+            seen: std::collections::HashMap::new(),
         })
     }
 }
@@ -110,7 +115,9 @@ impl Iterator for JsonlQueries {
                     text: text_field(path, line, &obj, "text")?,
                 })
             });
-            return Some(result);
+            return Some(
+                result.and_then(|q| crate::types::first_time(&mut self.seen, path, line, q)),
+            );
         }
     }
 }
@@ -131,7 +138,18 @@ fn id_field(
 ) -> Result<String> {
     let id = match obj.get(field) {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
+        // Whole numbers within 64 bits are read exactly; any other number (1.0, 1e2, one
+        // past 64 bits) would not read back as the id it was written as.
+        Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
+        Some(Value::Number(n)) => {
+            return Err(Error::parse(
+                path,
+                line,
+                format!(
+                    "field `{field}` is the number {n}, which is not a whole number of 64 bits: write the id as a string"
+                ),
+            ))
+        }
         Some(Value::Null) | None => {
             return Err(Error::MissingField {
                 path: path.into(),
@@ -154,6 +172,7 @@ fn id_field(
             format!("field `{field}` is empty"),
         ));
     }
+    crate::types::check_id(path, line, &id)?;
     Ok(id)
 }
 

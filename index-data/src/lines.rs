@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 ///
 /// A line that is not valid UTF-8 yields an [`Error::InvalidUtf8`] naming the file and line;
 /// reading goes on with the next line, so a caller may skip it. The trailing `\n` (and `\r`)
-/// is removed.
+/// is removed; a lone `\r` ends a line too.
 pub(crate) struct Lines {
     path: PathBuf,
     reader: BufReader<File>,
@@ -36,6 +36,38 @@ impl Lines {
     }
 }
 
+impl Lines {
+    /// Reads the next line into `buf` (without its end). A line ends at `\n`, `\r\n` or a
+    /// lone `\r` (old Mac files). `false` at the end of the file.
+    fn read_line(&mut self) -> std::io::Result<bool> {
+        self.buf.clear();
+        let mut read_any = false;
+        loop {
+            let available = self.reader.fill_buf()?;
+            if available.is_empty() {
+                return Ok(read_any);
+            }
+            read_any = true;
+            match available.iter().position(|&b| b == b'\n' || b == b'\r') {
+                Some(i) => {
+                    let end = available[i];
+                    self.buf.extend_from_slice(&available[..i]);
+                    self.reader.consume(i + 1);
+                    if end == b'\r' && self.reader.fill_buf()?.first() == Some(&b'\n') {
+                        self.reader.consume(1);
+                    }
+                    return Ok(true);
+                }
+                None => {
+                    let n = available.len();
+                    self.buf.extend_from_slice(available);
+                    self.reader.consume(n);
+                }
+            }
+        }
+    }
+}
+
 impl Iterator for Lines {
     type Item = Result<(u64, String)>;
 
@@ -43,17 +75,13 @@ impl Iterator for Lines {
         if self.done {
             return None;
         }
-        self.buf.clear();
-        match self.reader.read_until(b'\n', &mut self.buf) {
-            Ok(0) => {
+        match self.read_line() {
+            Ok(false) => {
                 self.done = true;
                 None
             }
-            Ok(_) => {
+            Ok(true) => {
                 self.line += 1;
-                while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
-                    self.buf.pop();
-                }
                 let line = self.line;
                 match std::str::from_utf8(&self.buf) {
                     Ok(s) => Some(Ok((line, s.to_owned()))),
@@ -69,5 +97,26 @@ impl Iterator for Lines {
                 Some(Err(Error::io(&self.path, e)))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(bytes: &[u8]) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, bytes).unwrap();
+        Lines::open(&p).unwrap().map(|l| l.unwrap().1).collect()
+    }
+
+    #[test]
+    fn every_line_end_counts() {
+        assert_eq!(lines_of(b"a\nb\r\nc\rd"), vec!["a", "b", "c", "d"]);
+        assert_eq!(lines_of(b"a\r\rb\n\n"), vec!["a", "", "b", ""]);
+        assert_eq!(lines_of(b""), Vec::<String>::new());
+        assert_eq!(lines_of(b"\n"), vec![""]);
+        assert_eq!(lines_of(b"x\r"), vec!["x"]);
     }
 }

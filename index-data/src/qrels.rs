@@ -20,6 +20,18 @@ pub enum QrelsFormat {
     Smart,
 }
 
+impl std::str::FromStr for QrelsFormat {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "beir" | "tsv" => Ok(QrelsFormat::BeirTsv),
+            "trec" => Ok(QrelsFormat::Trec),
+            "smart" => Ok(QrelsFormat::Smart),
+            _ => Err(format!("unknown qrels format `{s}` (beir, trec, smart)")),
+        }
+    }
+}
+
 /// Reads a whole qrels file. Qrels are small (thousands of lines), so they are held in memory.
 ///
 /// A malformed line is an error naming the file and line. Blank lines are ignored.
@@ -68,9 +80,25 @@ fn parse_qrels_line<'a>(
         _ => text.split_whitespace().collect(),
     };
     let level = |s: &str| -> Result<i32> {
-        s.parse::<i32>()
-            .or_else(|_| s.parse::<f64>().map(|f| f as i32))
-            .map_err(|_| Error::parse(path, line, format!("relevance `{s}` is not a number")))
+        if let Ok(l) = s.parse::<i32>() {
+            return Ok(l);
+        }
+        match s.parse::<f64>() {
+            // `1.0` is 1; a fraction, NaN or an infinity is no relevance level.
+            Ok(f) if f.is_finite() && f.fract() == 0.0 && f.abs() <= f64::from(i32::MAX) => {
+                Ok(f as i32)
+            }
+            Ok(_) => Err(Error::parse(
+                path,
+                line,
+                format!("relevance `{s}` is not a whole number (levels are integers; trec_eval would cut a fraction to its whole part)"),
+            )),
+            Err(_) => Err(Error::parse(
+                path,
+                line,
+                format!("relevance `{s}` is not a number"),
+            )),
+        }
     };
     match format {
         QrelsFormat::BeirTsv => {
@@ -172,6 +200,23 @@ pub fn read_trec_run(path: impl AsRef<Path>) -> Result<Run> {
 pub fn write_trec_run(path: impl AsRef<Path>, run: &Run, tag: &str) -> Result<()> {
     let path = path.as_ref();
     let tag = if tag.trim().is_empty() { "run" } else { tag };
+    // Ids with white space would shift the columns: refused before anything is written.
+    for (q, docs) in &run.by_query {
+        for id in std::iter::once(q).chain(docs.iter().map(|d| &d.doc_id)) {
+            if id.is_empty() || id.chars().any(char::is_whitespace) {
+                return Err(Error::Unwritable {
+                    path: path.into(),
+                    message: format!(
+                        "the id `{id}` is empty or holds white space, which a TREC run file cannot hold"
+                    ),
+                });
+            }
+        }
+    }
+    let tag: String = tag
+        .chars()
+        .map(|c| if c.is_whitespace() { '_' } else { c })
+        .collect();
     let mut w = BufWriter::new(File::create(path).map_err(|e| Error::io(path, e))?);
     for (q, docs) in &run.by_query {
         for (i, d) in docs.iter().enumerate() {

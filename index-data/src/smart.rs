@@ -138,6 +138,8 @@ impl Iterator for SmartRecords {
                             line,
                             field: ".I id".into(),
                         });
+                    } else if let Err(e) = crate::types::check_id(self.lines.path(), line, id) {
+                        partial.error = Some(e);
                     }
                     self.current = Some(partial);
                     if finished.is_some() {
@@ -238,10 +240,13 @@ impl Iterator for SmartDocuments {
 
 /// Streams queries from a SMART file: the text of the body fields (`.W`), or of the title
 /// fields (`.T`) when a query has no body.
+///
+/// A query id given twice is an error at its second record.
 pub struct SmartQueries {
     records: SmartRecords,
     fields: SmartFields,
     path: PathBuf,
+    seen: std::collections::HashMap<String, u64>,
 }
 
 impl SmartQueries {
@@ -251,6 +256,7 @@ impl SmartQueries {
             records: SmartRecords::open(path.as_ref())?,
             fields: SmartFields::default(),
             path: path.as_ref().to_path_buf(),
+            seen: std::collections::HashMap::new(),
         })
     }
 }
@@ -267,7 +273,7 @@ impl Iterator for SmartQueries {
             if text.is_empty() {
                 return Err(Error::parse(&self.path, r.line, "query has no text"));
             }
-            Ok(Query { id: r.id, text })
+            crate::types::first_time(&mut self.seen, &self.path, r.line, Query { id: r.id, text })
         }))
     }
 }

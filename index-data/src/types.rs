@@ -2,6 +2,48 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+/// The longest document id the readers accept, in bytes: an index keys ids exactly up to
+/// this length (a longer id is a record error naming file and line).
+pub const MAX_ID_BYTES: usize = 4096;
+
+/// A record error if `id` is longer than [`MAX_ID_BYTES`].
+pub(crate) fn check_id(path: &std::path::Path, line: u64, id: &str) -> crate::Result<()> {
+    if id.len() > MAX_ID_BYTES {
+        return Err(crate::Error::Parse {
+            path: path.into(),
+            line,
+            message: format!(
+                "the id has {} bytes, more than the {MAX_ID_BYTES} an id may have",
+                id.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// `q` if its id is new, else a record error naming the line that gave it first.
+pub(crate) fn first_time(
+    seen: &mut std::collections::HashMap<String, u64>,
+    path: &std::path::Path,
+    line: u64,
+    q: Query,
+) -> crate::Result<Query> {
+    match seen.get(&q.id) {
+        Some(&first) => Err(crate::Error::Parse {
+            path: path.into(),
+            line,
+            message: format!(
+                "query id `{}` was already given at line {first} (two queries under one id would be evaluated as one)",
+                q.id
+            ),
+        }),
+        None => {
+            seen.insert(q.id.clone(), line);
+            Ok(q)
+        }
+    }
+}
+
 /// A document of a collection, as the engine indexes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Document {

@@ -23,6 +23,7 @@ pub struct ScoreCache {
     path: PathBuf,
     scores: HashMap<Key, f32>,
     writer: BufWriter<File>,
+    skipped: usize,
 }
 
 fn hex(key: &Key) -> String {
@@ -42,6 +43,11 @@ fn unhex(s: &str) -> Option<Key> {
 
 impl ScoreCache {
     /// Opens (or creates) a cache file and reads what it holds.
+    ///
+    /// Only whole lines count: a last line without its newline (what a killed writer
+    /// leaves, perhaps with its number cut short) is cut off the file, and a line that is not
+    /// `key<TAB>score` (or not UTF-8) is skipped and counted ([`ScoreCache::skipped`]): it
+    /// is a cache, so a lost line only costs its score again.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LoadError> {
         let path = path.as_ref().to_path_buf();
         let io = |e| LoadError::Io {
@@ -54,15 +60,27 @@ impl ScoreCache {
             }
         }
         let mut scores = HashMap::new();
+        let mut skipped = 0;
+        let mut whole_len = 0u64;
         if path.exists() {
-            for line in BufReader::new(File::open(&path).map_err(io)?).lines() {
-                let line = line.map_err(io)?;
-                if let Some((k, v)) = line.split_once('\t') {
-                    if let (Some(k), Ok(v)) = (unhex(k), v.parse::<f32>()) {
-                        if v.is_finite() {
-                            scores.insert(k, v);
-                        }
+            let mut reader = BufReader::new(File::open(&path).map_err(io)?);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                let n = reader.read_until(b'\n', &mut line).map_err(io)?;
+                if n == 0 || line.last() != Some(&b'\n') {
+                    break;
+                }
+                whole_len += n as u64;
+                let parsed = std::str::from_utf8(&line[..n - 1]).ok().and_then(|l| {
+                    let (k, v) = l.split_once('\t')?;
+                    Some((unhex(k)?, v.parse::<f32>().ok().filter(|v| v.is_finite())?))
+                });
+                match parsed {
+                    Some((k, v)) => {
+                        scores.insert(k, v);
                     }
+                    None => skipped += 1,
                 }
             }
         }
@@ -71,19 +89,21 @@ impl ScoreCache {
             .append(true)
             .open(&path)
             .map_err(io)?;
-        // A torn last line (no newline) must not glue onto the next record.
-        let mut writer = BufWriter::new(file);
-        if std::fs::metadata(&path).map_err(io)?.len() > 0 {
-            let bytes = std::fs::read(&path).map_err(io)?;
-            if bytes.last() != Some(&b'\n') {
-                writer.write_all(b"\n").map_err(io)?;
-            }
+        // A torn last line is cut off, so that no half-written number is ever read.
+        if file.metadata().map_err(io)?.len() > whole_len {
+            file.set_len(whole_len).map_err(io)?;
         }
         Ok(ScoreCache {
             path,
             scores,
-            writer,
+            writer: BufWriter::new(file),
+            skipped,
         })
+    }
+
+    /// Lines of the file that were not `key<TAB>score` and were skipped.
+    pub fn skipped(&self) -> usize {
+        self.skipped
     }
 
     /// The number of cached scores.
@@ -289,5 +309,35 @@ mod tests {
         drop(enc);
         let reopened = ScoreCache::open(&path).unwrap();
         assert_eq!(reopened.len(), 4);
+    }
+
+    #[test]
+    fn a_torn_number_is_never_read_and_bad_lines_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.tsv");
+        let info = counting().info;
+        let key = hex(&ScoreCache::key(&info, "q", "aa"));
+        let other = hex(&ScoreCache::key(&info, "q", "bbb"));
+        // A whole line, a non-UTF-8 line, a line that is no record, and a torn last line
+        // whose number was cut from -2.72 to -2.
+        let mut bytes = format!("{key}\t1.5\n").into_bytes();
+        bytes.extend_from_slice(b"\xff\xfe\tgarbage\n");
+        bytes.extend_from_slice(b"not a record\n");
+        bytes.extend_from_slice(format!("{other}\t-2").as_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let cache = ScoreCache::open(&path).unwrap();
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.skipped(), 2);
+        drop(cache);
+        // The torn line is gone from the file, so later appends start on a line of their own.
+        let text = std::fs::read(&path).unwrap();
+        assert!(text.ends_with(b"not a record\n"));
+        let enc = CachedCrossEncoder::new(counting(), ScoreCache::open(&path).unwrap(), 2);
+        assert_eq!(enc.score_pairs(&[("q", "bbb")]).unwrap(), vec![13.0]);
+        assert_eq!(
+            enc.inner().calls.load(Ordering::SeqCst),
+            1,
+            "the torn -2 was not used"
+        );
     }
 }

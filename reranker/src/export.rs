@@ -306,7 +306,7 @@ fn build(model: &BertCrossEncoder) -> candle_core::Result<ModelProto> {
     let mut m = ModelProto::new();
     m.ir_version = 8;
     m.opset_import = vec![opset];
-    m.producer_name = "search-reranker".into();
+    m.producer_name = crate::import::PRODUCER.into();
     m.producer_version = env!("CARGO_PKG_VERSION").into();
     m.graph = Some(graph).into();
     Ok(m)

@@ -31,6 +31,7 @@ mod candle;
 mod error;
 mod export;
 pub mod fused;
+mod import;
 mod models;
 mod onnx;
 mod tokenize;
@@ -42,6 +43,7 @@ pub use bert::{BertConfig, BertCrossEncoder};
 pub use cache::{CachedCrossEncoder, ScoreCache};
 pub use error::{ExportError, LoadError, ScoreError};
 pub use export::{export_onnx, export_onnx_dir};
+pub use import::read_onnx_weights;
 pub use models::{
     bundled_models_dir, detect_backend, load_cross_encoder, models_dir, recommended_alpha,
     resolve_model, ModelInfo, RerankerOptions, DEFAULT_RERANKER, KNOWN_MODELS,

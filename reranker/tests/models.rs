@@ -207,6 +207,29 @@ fn export_matches_candle_on_splade_tiny() {
 }
 
 #[test]
+fn exported_weights_read_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("splade");
+    tiny_student(&d);
+    let onnx = dir.path().join("onnx");
+    export_onnx_dir(&d, &onnx).unwrap();
+    let back = reranker::read_onnx_weights(onnx.join("model.onnx")).unwrap();
+    let orig = candle_core::safetensors::load(d.join("model.safetensors"), &Device::Cpu).unwrap();
+    assert_eq!(back.len(), orig.len(), "every tensor comes back");
+    for (name, t) in &orig {
+        let b = back.get(name).unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(b.dims(), t.dims(), "{name}");
+        let diff = (b - t).unwrap().abs().unwrap().max_all().unwrap();
+        assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0, "{name}");
+    }
+    // Another producer's model is refused with a clear error.
+    let e = reranker::read_onnx_weights(model("teacher").join("model.onnx"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not by this project's exporter"), "{e}");
+}
+
+#[test]
 fn missing_and_corrupt_files_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let err = load_cross_encoder(dir.path().to_str().unwrap(), &opts()).unwrap_err();

@@ -114,9 +114,9 @@ struct QueryArgs {
     /// BM25 candidates to rerank.
     #[arg(long, default_value_t = 100)]
     depth: usize,
-    /// Weight of BM25 in the fused score (0: the cross-encoder alone). Default: the weight the
-    /// model folder's fusion.json recommends, else 0.3.
-    #[arg(long)]
+    /// Weight of BM25 in the fused score, in [0, 1] (0: the cross-encoder alone). Default:
+    /// the weight the model folder's fusion.json recommends, else 0.3.
+    #[arg(long, value_parser = parse_alpha)]
     alpha: Option<f64>,
     /// The query text.
     text: String,
@@ -142,6 +142,16 @@ struct ModelArgs {
     /// Force a backend (onnx, candle) instead of choosing by the model folder's files.
     #[arg(long)]
     backend: Option<Backend>,
+}
+
+/// A BM25 weight: a number in [0, 1].
+fn parse_alpha(s: &str) -> std::result::Result<f64, String> {
+    let a: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    engine::check_alpha(a).map_err(|e| e.to_string())?;
+    Ok(a)
 }
 
 /// The model `--rerank` uses when no model is named (and `query` uses unless
@@ -204,7 +214,7 @@ struct EvalArgs {
     split: String,
     /// The qrels format (beir, trec, smart); detected when not given.
     #[arg(long)]
-    qrels_format: Option<String>,
+    qrels_format: Option<QrelsFormat>,
     /// Measures, comma-separated.
     #[arg(long, default_value = "ndcg@10,rr@10,recall@100,map")]
     metrics: String,
@@ -213,10 +223,10 @@ struct EvalArgs {
     depth: usize,
     #[command(flatten)]
     model: ModelArgs,
-    /// With --rerank: BM25 weights of the fused score to evaluate, comma-separated
-    /// (0: the cross-encoder alone). Default: the weight the model folder's fusion.json
-    /// recommends, else 0.3.
-    #[arg(long, value_delimiter = ',')]
+    /// With --rerank: BM25 weights of the fused score to evaluate, comma-separated, each in
+    /// [0, 1] (0: the cross-encoder alone). Default: the weight the model folder's
+    /// fusion.json recommends, else 0.3.
+    #[arg(long, value_delimiter = ',', value_parser = parse_alpha)]
     alpha: Vec<f64>,
     /// With --rerank: do not read or write the score cache (`<index>/score-cache.tsv`).
     #[arg(long)]
@@ -369,6 +379,10 @@ struct RetrainArgs {
     /// queries.
     #[arg(long)]
     install: bool,
+    /// Only make the training and dev queries (OUT/queries.jsonl) and show some of each
+    /// kind: no teacher scoring, no training.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -570,20 +584,23 @@ fn query(a: QueryArgs) -> Result<()> {
 
 fn eval(a: EvalArgs) -> Result<()> {
     let measures = metrics::parse_measures(&a.metrics)?;
-    let qrels_format = match a.qrels_format.as_deref() {
-        None => None,
-        Some("beir") => Some(QrelsFormat::BeirTsv),
-        Some("trec") => Some(QrelsFormat::Trec),
-        Some("smart") => Some(QrelsFormat::Smart),
-        Some(f) => bail!("unknown qrels format `{f}` (beir, trec, smart)"),
-    };
     let engine = Engine::open(&a.index)?;
-    let qrels = index_data::load_qrels(&a.qrels, Some(&a.split), qrels_format)?;
+    let qrels = index_data::load_qrels(&a.qrels, Some(&a.split), a.qrels_format)?;
+    check_qrels_match(&engine, &qrels, &a.qrels)?;
     let all = index_data::read_queries(&a.queries)?;
+    let total = all.len();
     let queries: Vec<_> = all
         .into_iter()
         .filter(|q| qrels.get(&q.id).is_some())
         .collect();
+    if queries.len() < total {
+        eprintln!(
+            "note: {} of {total} queries of {} have no judgments in {} and are not evaluated (nor in --run-out; `search-cli run` makes a run of every query)",
+            total - queries.len(),
+            a.queries.display(),
+            a.qrels.display()
+        );
+    }
     let queries = match a.sample {
         Some(n) => index_data::sample_queries(queries, n, a.seed),
         None => queries,
@@ -601,14 +618,15 @@ fn eval(a: EvalArgs) -> Result<()> {
         ..Default::default()
     };
     let mut systems: Vec<(String, engine::metrics::Evaluation)> = Vec::new();
-    let run = match a.model.load(&a.index)? {
+    let mut runs: Vec<(String, index_data::Run)> = Vec::new();
+    match a.model.load(&a.index)? {
         None => {
             let run = engine::bm25_run(&engine, &queries, a.depth)?;
             systems.push((
                 "bm25".into(),
                 metrics::evaluate(&qrels, &run, &measures, &options),
             ));
-            run
+            runs.push(("bm25".into(), run));
         }
         Some(model) => {
             let scores = if a.no_cache {
@@ -622,32 +640,36 @@ fn eval(a: EvalArgs) -> Result<()> {
                 .model
                 .name(&a.index)
                 .unwrap_or_else(|| DEFAULT_MODEL.into());
-            let name = name.as_str();
+            let label = model_label(&a.index, &name);
             let mut alphas = vec![1.0, 0.0];
             if a.alpha.is_empty() {
-                alphas.push(default_alpha(name));
+                alphas.push(default_alpha(&name));
             }
-            alphas.extend(a.alpha.iter().copied().filter(|&x| x > 0.0 && x < 1.0));
-            let mut last = None;
+            alphas.extend(a.alpha.iter().copied());
+            let mut seen = Vec::new();
             for alpha in alphas {
-                let label = match alpha {
+                if seen.contains(&alpha) {
+                    continue;
+                }
+                seen.push(alpha);
+                let system = match alpha {
                     x if x >= 1.0 => "bm25".to_string(),
-                    x if x <= 0.0 => format!("{name} alone"),
-                    x => format!("bm25+{name} a={x}"),
+                    x if x <= 0.0 => format!("{label} alone"),
+                    x => format!("bm25+{label} a={x}"),
                 };
                 let run = scores.run(alpha);
-                systems.push((label, metrics::evaluate(&qrels, &run, &measures, &options)));
-                last = Some(run);
+                systems.push((
+                    system.clone(),
+                    metrics::evaluate(&qrels, &run, &measures, &options),
+                ));
+                runs.push((system, run));
             }
-            last.expect("at least one system")
         }
     };
     if let Some(path) = &a.run_out {
-        index_data::write_trec_run(
-            path,
-            &run,
-            &systems.last().expect("a system").0.replace(' ', "_"),
-        )?;
+        for p in write_runs(path, &runs)? {
+            eprintln!("wrote {}", p.display());
+        }
     }
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -657,6 +679,85 @@ fn eval(a: EvalArgs) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Writes each system's run as a TREC run file: to `path` if there is one system, else to
+/// `path` with the system's name before the extension (`run.bm25.txt`, ...).
+fn write_runs(path: &std::path::Path, runs: &[(String, index_data::Run)]) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for (system, run) in runs {
+        let tag: String = system
+            .chars()
+            .map(|c| {
+                if c.is_whitespace() || c == '/' {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let file = if runs.len() == 1 {
+            path.to_path_buf()
+        } else {
+            let stem = path
+                .file_stem()
+                .map_or("run".into(), |s| s.to_string_lossy());
+            let name = match path.extension() {
+                Some(ext) => format!("{stem}.{tag}.{}", ext.to_string_lossy()),
+                None => format!("{stem}.{tag}"),
+            };
+            path.with_file_name(name)
+        };
+        index_data::write_trec_run(&file, run, &tag)?;
+        written.push(file);
+    }
+    Ok(written)
+}
+
+/// A short name for a model in tables: a fetched or bundled name as it is, the index's own
+/// reranker as `index-reranker`, another folder by its name.
+fn model_label(index: &std::path::Path, name: &str) -> String {
+    if reranker::KNOWN_MODELS.contains(&name) {
+        return name.to_owned();
+    }
+    let path = std::path::Path::new(name);
+    if engine::installed_reranker(index).is_some_and(|d| d == path) {
+        return "index-reranker".into();
+    }
+    path.file_name()
+        .map_or_else(|| name.to_owned(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Refuses judgments none of whose documents is in the index: the qrels belong to another
+/// collection, or their format was misread, and every metric would be 0.
+fn check_qrels_match(
+    engine: &Engine,
+    qrels: &index_data::Qrels,
+    path: &std::path::Path,
+) -> Result<()> {
+    let mut checked = 0;
+    for docs in qrels.by_query.values() {
+        for doc in docs.keys() {
+            if engine.contains(doc)? {
+                return Ok(());
+            }
+            checked += 1;
+            if checked >= 2000 {
+                break;
+            }
+        }
+        if checked >= 2000 {
+            break;
+        }
+    }
+    if checked == 0 {
+        bail!("{} holds no judgments", path.display());
+    }
+    bail!(
+        "none of the {checked} judged documents checked from {} is in the index {}: the judgments belong to another collection, or their format was misread (name it with --qrels-format)",
+        path.display(),
+        engine.path().display()
+    )
 }
 
 /// The BM25 weight for `model` (a name or folder): its fusion.json's, else the engine's.
@@ -828,6 +929,14 @@ fn retrain(a: RetrainArgs) -> Result<()> {
         out: out.clone(),
     };
     let mut progress = progress::StageProgress::new();
+    if a.dry_run {
+        let (train, dev) = trainer::dry_run(&options, &mut |s, d, t| {
+            progress.update(s.name(), "documents", d, t)
+        })?;
+        progress.finish();
+        output::print_queries(&train, &dev, &out);
+        return Ok(());
+    }
     let report = trainer::retrain(&options, &mut |stage, done, total| {
         let unit = match stage {
             trainer::Stage::Queries => "documents",
@@ -864,17 +973,18 @@ fn export(a: ExportArgs) -> Result<()> {
 
 fn delete(a: DeleteArgs) -> Result<()> {
     let engine = Engine::open(&a.index)?;
-    let mut found = 0;
-    for id in &a.ids {
-        if engine.contains(id)? {
-            found += 1;
-        }
-        engine.delete(id)?;
-    }
+    let report = engine.delete_ids(&a.ids)?;
     engine.commit()?;
+    let repeats = report.requested - report.distinct;
     println!(
-        "deleted {found} of {} ids; {} documents remain",
-        a.ids.len(),
+        "deleted {} of {} ids{}; {} documents remain",
+        report.found,
+        report.distinct,
+        if repeats > 0 {
+            format!(" ({repeats} repeated ids counted once)")
+        } else {
+            String::new()
+        },
         engine.num_docs()
     );
     Ok(())

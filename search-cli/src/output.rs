@@ -328,3 +328,30 @@ pub fn print_retrain(r: &trainer::RetrainReport, out: &std::path::Path) {
         out.display()
     );
 }
+
+pub fn print_queries(
+    train: &[trainer::TrainQuery],
+    dev: &[trainer::TrainQuery],
+    out: &std::path::Path,
+) {
+    for (split, qs) in [("training", train), ("dev", dev)] {
+        let mut by_kind: std::collections::BTreeMap<String, Vec<&trainer::TrainQuery>> =
+            Default::default();
+        for q in qs {
+            let kind = q.kind.map_or("judged".into(), |k| k.to_string());
+            by_kind.entry(kind).or_default().push(q);
+        }
+        println!("{} {split} queries", qs.len());
+        for (kind, qs) in by_kind {
+            println!("  {kind}: {}", qs.len());
+            for q in qs.iter().take(5) {
+                println!(
+                    "    {:<24} {}",
+                    snippet(&q.positives.join(","), 24),
+                    snippet(&q.text, 100)
+                );
+            }
+        }
+    }
+    println!("all of them: {}", out.join("queries.jsonl").display());
+}

@@ -32,9 +32,9 @@ pub use pseudo::{
     dev_mix, is_prose, pseudo_queries, pseudo_queries_for, sentences, PseudoKind, PseudoMix,
 };
 pub use retrain::{
-    default_pseudo_dev, default_pseudo_queries, install, is_student_dir, retrain, write_groups,
-    DataSummary, Fusion, NotInstalled, PseudoOptions, RetrainOptions, RetrainReport, Stage,
-    StageCosts, MIN_GAIN,
+    default_pseudo_dev, default_pseudo_queries, dry_run, install, is_student_dir, retrain,
+    write_groups, DataSummary, Fusion, NotInstalled, PseudoOptions, RetrainOptions, RetrainReport,
+    Stage, StageCosts, MIN_GAIN,
 };
 pub use teacher::{
     apply_target, consistency_filter, ConsistencyFilter, FilterReport, RankBy, Target,

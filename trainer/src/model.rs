@@ -27,7 +27,8 @@ pub struct Student {
 }
 
 /// Builds a student from `init` (`config.json` + `model.safetensors`, with or without the
-/// `bert.` prefix, LayerNorm weight/bias or gamma/beta). `layers`: which of the checkpoint's
+/// `bert.` prefix, LayerNorm weight/bias or gamma/beta; or `config.json` + a `model.onnx`
+/// this project exported). `layers`: which of the checkpoint's
 /// layers to keep, in order (all if `None`). Tensors the checkpoint lacks (the pooler and
 /// classifier of an MLM or sentence-embedding model) are initialized as HF does (weights
 /// normal with std `initializer_range`, biases zero), from `seed`.
@@ -54,13 +55,20 @@ pub fn student_from_checkpoint(
     if source_layers.is_empty() {
         return Err(Error::Data("keep at least one layer".into()));
     }
-    let weights = init.join("model.safetensors");
-    let tensors = candle_core::safetensors::load(&weights, &Device::Cpu).map_err(|e| {
-        Error::Load(reranker::LoadError::Corrupt {
-            path: weights.clone(),
-            message: e.to_string(),
-        })
-    })?;
+    let mut weights = init.join("model.safetensors");
+    let tensors = if !weights.exists() && init.join("model.onnx").exists() {
+        // An exported student (the bundled default, an installed reranker): its ONNX file
+        // holds the weights.
+        weights = init.join("model.onnx");
+        reranker::read_onnx_weights(&weights)?
+    } else {
+        candle_core::safetensors::load(&weights, &Device::Cpu).map_err(|e| {
+            Error::Load(reranker::LoadError::Corrupt {
+                path: weights.clone(),
+                message: e.to_string(),
+            })
+        })?
+    };
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     let model = BertCrossEncoder::load(

@@ -163,8 +163,7 @@ pub fn pseudo_queries_for(
     let terms = TermWeights::new(engine);
     let mut out = Vec::new();
     for d in docs {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ fnv(&d.id) ^ 0x5eed_9e3d);
-        if let Some(q) = query_for(d, mix, &terms, &mut rng)? {
+        if let Some(q) = query_for(d, mix, &terms, seed)? {
             out.push(q);
         }
     }
@@ -186,12 +185,18 @@ fn fnv(s: &str) -> u64 {
 }
 
 /// One query for `doc`: a kind drawn by weight among those the document can give.
-fn query_for<R: Rng>(
+///
+/// The kind is drawn from one generator and each kind's query from its own, seeded by (seed,
+/// document, kind): a document's sentence query is the same whatever the mix, so runs of
+/// several mixes share their teacher scores through the score cache.
+fn query_for(
     doc: &Document,
     mix: &PseudoMix,
     terms: &TermWeights,
-    rng: &mut R,
+    seed: u64,
 ) -> Result<Option<TrainQuery>> {
+    let doc_seed = seed ^ fnv(&doc.id) ^ 0x5eed_9e3d;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(doc_seed);
     let mut kinds = mix.0.clone();
     while !kinds.is_empty() {
         let total: f64 = kinds.iter().map(|(_, w)| w).sum();
@@ -205,9 +210,10 @@ fn query_for<R: Rng>(
             x -= w;
         }
         let (kind, _) = kinds.remove(pick);
+        let mut own = rand::rngs::StdRng::seed_from_u64(doc_seed ^ fnv(kind.name()));
         let made = match kind {
-            PseudoKind::Keywords => keyword_query(doc, terms, rng)?,
-            PseudoKind::Sentence => sentence_query(doc, rng),
+            PseudoKind::Keywords => keyword_query(doc, terms, &mut own)?,
+            PseudoKind::Sentence => sentence_query(doc, &mut own),
             PseudoKind::Title => title_query(doc),
         };
         if let Some((text, positive_text)) = made {
@@ -247,7 +253,7 @@ impl<'a> TermWeights<'a> {
 }
 
 /// Salient terms of the document: each distinct analysed term of 3 or more letters (not a
-/// number) weighs `(1 + ln tf) · idf`; 2 to 4 of the 10 heaviest are drawn in proportion to
+/// number, and not a word found once in this document alone) weighs `(1 + ln tf) · idf`; 2 to 4 of the 10 heaviest are drawn in proportion to
 /// their weight, and written as they first occur in the text (their surface form,
 /// lower-cased), in that order.
 fn keyword_query<R: Rng>(
@@ -272,6 +278,11 @@ fn keyword_query<R: Rng>(
     }
     let mut weighted: Vec<(f64, usize, String)> = Vec::new();
     for (term, (tf, first, surface)) in seen {
+        // A word found once in this one document only is more often a typo or a broken
+        // hyphenation (`re- sponsible`) than what a user would type.
+        if tf == 1 && terms.engine.doc_freq(&term)? <= 1 {
+            continue;
+        }
         let w = (1.0 + f64::from(tf).ln()) * terms.idf(&term)?;
         if w > 0.0 {
             weighted.push((w, first, surface));
@@ -342,7 +353,7 @@ fn sentence_query<R: Rng>(doc: &Document, rng: &mut R) -> Option<(String, String
         x -= c.1;
     }
     let range = candidates[pick].0.clone();
-    let sentence = doc.body[range.clone()].trim().to_owned();
+    let sentence = without_section_label(doc.body[range.clone()].trim()).to_owned();
     let rest = format!(
         "{} {}",
         doc.body[..range.start].trim_end(),
@@ -353,6 +364,28 @@ fn sentence_query<R: Rng>(doc: &Document, rng: &mut R) -> Option<(String, String
         return None;
     }
     Some((sentence, passage_text(&doc.title, rest)))
+}
+
+/// A sentence without the section label a structured abstract glues to its front
+/// (`RESULTS Patients were ...`, `DESIGN, SETTING, AND PARTICIPANTS Double-blind ...`):
+/// leading words in capitals of 3 letters or more (with their commas), when prose follows.
+fn without_section_label(s: &str) -> &str {
+    let mut rest = s;
+    loop {
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = rest[..word_end].trim_end_matches([',', ':']);
+        let label = word.chars().count() >= 3 && word.chars().all(|c| c.is_uppercase() || c == '-')
+            || (word == "AND" || word == "OF" || word == "&");
+        let next = rest[word_end..].trim_start();
+        if !label || next.is_empty() {
+            return rest;
+        }
+        // Stop before an acronym that starts the sentence itself (`DNA is ...`).
+        if !next.chars().next().is_some_and(char::is_uppercase) {
+            return rest;
+        }
+        rest = next;
+    }
 }
 
 /// The title (3 to 30 words of prose, not a file name), and the body alone.
@@ -371,8 +404,10 @@ fn title_query(doc: &Document) -> Option<(String, String)> {
 }
 
 /// The byte ranges of the sentences of `text`: a sentence ends at `.`, `?` or `!` followed by
-/// white space and an upper-case letter, a digit or a quote (so `e.g. this` does not end
-/// one), or at a blank line. Single line breaks are inside a sentence (wrapped text).
+/// white space and an upper-case letter, a digit or a quote, or a lower-case letter when the
+/// word before is no abbreviation (so `e.g. this` does not end one, and all-lower-case text
+/// still splits), or at a blank line. Single line breaks are inside a sentence (wrapped
+/// text).
 pub fn sentences(text: &str) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
@@ -385,7 +420,13 @@ pub fn sentences(text: &str) -> Vec<std::ops::Range<usize>> {
                 let trimmed = rest.trim_start();
                 rest.len() != trimmed.len()
                     && trimmed.chars().next().is_some_and(|n| {
-                        n.is_uppercase() || n.is_ascii_digit() || n == '"' || n == '\u{201c}'
+                        n.is_uppercase()
+                            || n.is_ascii_digit()
+                            || n == '"'
+                            || n == '\u{201c}'
+                            // Lower-case text (MEDLINE) ends sentences too, but not after
+                            // an abbreviation.
+                            || (n.is_lowercase() && !abbreviation(&text[start..i]))
                     })
             }
             '\n' => text[end..]
@@ -404,6 +445,24 @@ pub fn sentences(text: &str) -> Vec<std::ops::Range<usize>> {
         }
     }
     out
+}
+
+/// True if the last word of `before` (the text up to a `.`) is an abbreviation: a single
+/// letter, a word with an inner dot (`e.g`), or a common one (`et al`, `fig`, `vs` ...).
+fn abbreviation(before: &str) -> bool {
+    const COMMON: &[&str] = &[
+        "al", "approx", "ca", "cf", "dr", "eq", "etc", "fig", "figs", "jr", "mr", "mrs", "ms",
+        "no", "pp", "ref", "refs", "resp", "sr", "st", "vol", "vs",
+    ];
+    let word = before
+        .rsplit(char::is_whitespace)
+        .next()
+        .unwrap_or("")
+        .trim_start_matches(['(', '"', '\'']);
+    let lower = word.to_lowercase();
+    (word.chars().count() == 1 && word.chars().all(char::is_alphabetic))
+        || word.contains('.')
+        || COMMON.contains(&lower.as_str())
 }
 
 /// True if `text` reads as prose: `min..=max` words, at least 75% of them words of letters
@@ -461,6 +520,37 @@ mod tests {
                 "Yes!",
                 "A list item\nwrapped on.",
                 "New para."
+            ]
+        );
+    }
+
+    #[test]
+    fn section_labels_are_cut() {
+        assert_eq!(
+            without_section_label("RESULTS Patients in the most deprived quartile."),
+            "Patients in the most deprived quartile."
+        );
+        assert_eq!(
+            without_section_label("DESIGN, SETTING, AND PARTICIPANTS Double-blind trial."),
+            "Double-blind trial."
+        );
+        assert_eq!(
+            without_section_label("DNA is a molecule."),
+            "DNA is a molecule."
+        );
+        assert_eq!(without_section_label("The YAP gene."), "The YAP gene.");
+    }
+
+    #[test]
+    fn lower_case_text_splits_too() {
+        let t = "correlation of glucose levels . significant correlations were obtained, e.g. in rats . from the size of it we see.";
+        let s: Vec<&str> = sentences(t).into_iter().map(|r| &t[r]).collect();
+        assert_eq!(
+            s,
+            vec![
+                "correlation of glucose levels .",
+                "significant correlations were obtained, e.g. in rats .",
+                "from the size of it we see."
             ]
         );
     }

@@ -346,6 +346,38 @@ fn make_queries(
     })
 }
 
+/// Writes `out/queries.jsonl`: every training and dev query with its kind and source, for
+/// a user to see what the student was trained and chosen on.
+fn write_queries(out: &Path, queries: &Queries) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let mut text = String::new();
+    for (split, qs) in [("train", &queries.train), ("dev", &queries.dev)] {
+        for q in qs.iter() {
+            let line = serde_json::json!({
+                "split": split, "id": q.id, "text": q.text,
+                "kind": q.kind.map_or("judged".to_string(), |k| k.to_string()),
+                "positives": q.positives,
+            });
+            text.push_str(&line.to_string());
+            text.push('\n');
+        }
+    }
+    let path = out.join("queries.jsonl");
+    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
+}
+
+/// The training and dev queries [`retrain`] would use, written to `out/queries.jsonl`,
+/// without scoring or training anything: to see what pseudo-queries a corpus gives.
+pub fn dry_run(
+    options: &RetrainOptions,
+    progress: &mut dyn FnMut(Stage, usize, usize),
+) -> Result<(Vec<TrainQuery>, Vec<TrainQuery>)> {
+    let engine = Engine::open(&options.index)?;
+    let queries = make_queries(options, &engine, progress)?;
+    write_queries(&options.out, &queries)?;
+    Ok((queries.train, queries.dev))
+}
+
 /// What identifies a groups file: if any of it changes, the groups are rebuilt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct GroupsKey {
@@ -429,6 +461,7 @@ pub fn retrain(
     let engine = Engine::open(&options.index)?;
     let t = Instant::now();
     let queries = make_queries(options, &engine, progress)?;
+    write_queries(&options.out, &queries)?;
     costs.queries_seconds = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

@@ -77,6 +77,11 @@ fn generators_are_seeded_and_make_their_kind() {
     assert_ne!(a, c);
     let kinds: std::collections::HashSet<_> = a.iter().filter_map(|q| q.kind).collect();
     assert_eq!(kinds.len(), 3, "a mix of all three kinds: {kinds:?}");
+    // A document's query of one kind does not depend on the mix (so mixes share scores).
+    let alone = pseudo_queries(&engine, 30, &mix("sentence"), 1).unwrap();
+    for q in a.iter().filter(|q| q.kind == Some(PseudoKind::Sentence)) {
+        assert!(alone.contains(q), "{} differs alone", q.id);
+    }
 
     for q in pseudo_queries(&engine, 60, &mix("keywords"), 3).unwrap() {
         let doc = engine.get(&q.positives[0]).unwrap().unwrap();
