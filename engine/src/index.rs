@@ -561,6 +561,28 @@ impl Engine {
         }
     }
 
+    /// The ids of every document visible to searches, in no particular order.
+    pub fn live_ids(&self) -> Result<Vec<String>> {
+        let searcher = self.reader.searcher();
+        let mut out = Vec::with_capacity(searcher.num_docs() as usize);
+        for segment in searcher.segment_readers() {
+            let column = segment.fast_fields().str("id")?.ok_or_else(|| {
+                Error::InvalidArgument("the index has no columnar id field".into())
+            })?;
+            for doc in segment.doc_ids_alive() {
+                let mut id = String::new();
+                if let Some(o) = column.term_ords(doc).next() {
+                    column.ord_to_str(o, &mut id).map_err(|e| Error::Io {
+                        path: self.path.clone(),
+                        source: e,
+                    })?;
+                }
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
     /// A seeded sample of up to `n` visible documents: those whose 64-bit FNV-1a hash of
     /// (seed, id) is smallest, so the same seed and index give the same sample. Reads ids from
     /// the columnar field and loads only the chosen documents.

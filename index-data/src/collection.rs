@@ -135,9 +135,9 @@ fn first_non_blank_line(path: &Path) -> Result<String> {
 }
 
 /// Tells a qrels file's format from its name and first lines: `.tsv` is BEIR; lines of four
-/// columns `qid iter docid rel` whose last column is a whole number are TREC (whatever the
-/// iteration column holds); CISI's `qid docid 0 0.000000` and MED's `qid docid 1` (two or
-/// three columns) are SMART. Lines that fit neither, or a mix, are an error naming the file
+/// columns `qid iter docid rel` are TREC (whatever the iteration column holds; a grade that
+/// is no whole number is then an error naming its line), but for CISI's `qid docid 0
+/// 0.000000`; two or three columns (MED's `qid docid 1`) are SMART. Lines that fit neither, or a mix, are an error naming the file
 /// and line, so a wrong guess cannot turn into metrics of 0.
 pub fn detect_qrels_format(path: impl AsRef<Path>) -> Result<QrelsFormat> {
     let path = path.as_ref();
@@ -156,9 +156,13 @@ pub fn detect_qrels_format(path: impl AsRef<Path>) -> Result<QrelsFormat> {
             continue;
         }
         let whole = |s: &str| s.parse::<i64>().is_ok();
+        // CISI's `qid docid 0 0.000000`: a zero, then a decimal number.
+        let cisi = |c: &[&str]| {
+            c[2] == "0" && c[3].contains('.') && c[3].parse::<f64>().is_ok_and(f64::is_finite)
+        };
         let this = match cols.len() {
-            4 if whole(cols[3]) => QrelsFormat::Trec,
-            4 if cols[3].parse::<f64>().is_ok() => QrelsFormat::Smart,
+            4 if !whole(cols[3]) && cisi(&cols) => QrelsFormat::Smart,
+            4 => QrelsFormat::Trec,
             2 | 3 => QrelsFormat::Smart,
             _ => {
                 return Err(Error::parse(

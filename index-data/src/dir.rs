@@ -15,14 +15,66 @@ use crate::types::Document;
 pub struct DirDocuments {
     root: PathBuf,
     files: std::vec::IntoIter<PathBuf>,
+    listing: DirListing,
 }
 
 /// File endings read by [`DirDocuments`].
 pub const TEXT_EXTENSIONS: &[&str] = &["txt", "md", "markdown"];
 
+/// Which files of a folder are documents: by default those with a text ending
+/// ([`TEXT_EXTENSIONS`]); with `include` globs, those matching one of them instead; never
+/// those matching an `exclude` glob. Globs match the path relative to the folder, with `/`
+/// separators (`**/*.md`, `drafts/**`, `*.rst`).
+#[derive(Debug, Clone, Default)]
+pub struct DirFilter {
+    /// Globs a file must match (empty: a text ending).
+    pub include: Vec<String>,
+    /// Globs no file may match.
+    pub exclude: Vec<String>,
+}
+
+/// What the listing of a folder left out, and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirListing {
+    /// Files listed as documents.
+    pub files: usize,
+    /// Files without a text ending (or matching no `include` glob).
+    pub not_included: usize,
+    /// Files matching an `exclude` glob.
+    pub excluded: usize,
+    /// Entries that are not plain files (links to nothing, sockets ...); folders not counted.
+    pub not_files: usize,
+}
+
+fn globs(patterns: &[String]) -> Result<Option<globset::GlobSet>> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut b = globset::GlobSetBuilder::new();
+    for p in patterns {
+        let glob = globset::GlobBuilder::new(p)
+            .literal_separator(false)
+            .build()
+            .map_err(|e| Error::BadGlob {
+                glob: p.clone(),
+                message: e.to_string(),
+            })?;
+        b.add(glob);
+    }
+    b.build().map(Some).map_err(|e| Error::BadGlob {
+        glob: patterns.join(", "),
+        message: e.to_string(),
+    })
+}
+
 impl DirDocuments {
-    /// Lists the files below `root` (the listing holds paths only, not contents).
+    /// Lists the text files below `root` (the listing holds paths only, not contents).
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        Self::with_filter(root, &DirFilter::default())
+    }
+
+    /// Lists the files below `root` that `filter` takes.
+    pub fn with_filter(root: impl AsRef<Path>, filter: &DirFilter) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         if !root.is_dir() {
             return Err(Error::io(
@@ -30,7 +82,10 @@ impl DirDocuments {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
             ));
         }
+        let include = globs(&filter.include)?;
+        let exclude = globs(&filter.exclude)?;
         let mut files = Vec::new();
+        let mut listing = DirListing::default();
         for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
             let entry = entry.map_err(|e| {
                 let path = e
@@ -39,17 +94,50 @@ impl DirDocuments {
                     .unwrap_or_else(|| root.clone());
                 Error::io(path, e.into())
             })?;
-            let ext = entry.path().extension().and_then(|e| e.to_str());
-            if entry.file_type().is_file()
-                && ext.is_some_and(|e| TEXT_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-            {
+            if entry.file_type().is_dir() {
+                continue;
+            }
+            if !entry.file_type().is_file() {
+                listing.not_files += 1;
+                continue;
+            }
+            let rel = entry.path().strip_prefix(&root).unwrap_or(entry.path());
+            let included = match &include {
+                Some(g) => g.is_match(rel),
+                None => rel
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| TEXT_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())),
+            };
+            if !included {
+                listing.not_included += 1;
+            } else if exclude.as_ref().is_some_and(|g| g.is_match(rel)) {
+                listing.excluded += 1;
+            } else {
                 files.push(entry.into_path());
             }
         }
+        listing.files = files.len();
         Ok(DirDocuments {
             root,
             files: files.into_iter(),
+            listing,
         })
+    }
+
+    /// What the listing took and left out.
+    pub fn listing(&self) -> &DirListing {
+        &self.listing
+    }
+
+    /// The ids of the files still to be read (all of them before reading starts), whether
+    /// or not they will read: what a synced index keeps. Names that are not UTF-8 have no id.
+    pub fn ids(&self) -> Vec<String> {
+        self.files
+            .as_slice()
+            .iter()
+            .filter_map(|p| id_of(&self.root, p))
+            .collect()
     }
 
     fn read(&self, path: &Path) -> Result<Document> {
@@ -68,16 +156,13 @@ impl DirDocuments {
                 offset: offset - line_start,
             }
         })?;
-        let rel = path.strip_prefix(&self.root).unwrap_or(path);
         // A name that is not UTF-8 cannot be an id without being changed, and two changed
         // names could become one id: refused, not mapped.
-        let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
-        let Some(parts) = parts else {
+        let Some(id) = id_of(&self.root, path) else {
             return Err(Error::BadFileName {
                 path: path.to_path_buf(),
             });
         };
-        let id = parts.join("/");
         crate::types::check_id(path, 1, &id)?;
         let heading = text
             .lines()
@@ -106,6 +191,14 @@ impl DirDocuments {
         };
         Ok(Document { id, title, body })
     }
+}
+
+/// The id of a file below `root`: its relative path with `/` separators (`None` if a part is
+/// not UTF-8).
+fn id_of(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+    parts.map(|p| p.join("/"))
 }
 
 impl Iterator for DirDocuments {
@@ -140,6 +233,43 @@ mod tests {
             (b.id.as_str(), b.title.as_str()),
             ("sub/b.md", "Heading Two")
         );
+    }
+
+    #[test]
+    fn globs_include_and_exclude() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("drafts")).unwrap();
+        for f in ["a.md", "b.txt", "c.rst", "drafts/d.md", "e.png"] {
+            std::fs::write(dir.path().join(f), "text").unwrap();
+        }
+        let ids = |d: DirDocuments| -> Vec<String> { d.map(|x| x.unwrap().id).collect() };
+        let d = DirDocuments::open(dir.path()).unwrap();
+        assert_eq!(d.listing().not_included, 2);
+        assert_eq!(ids(d), vec!["a.md", "b.txt", "drafts/d.md"]);
+        let filter = DirFilter {
+            include: vec!["**/*.md".into(), "*.rst".into()],
+            exclude: vec!["drafts/**".into()],
+        };
+        let d = DirDocuments::with_filter(dir.path(), &filter).unwrap();
+        assert_eq!(
+            d.listing(),
+            &DirListing {
+                files: 2,
+                not_included: 2,
+                excluded: 1,
+                not_files: 0
+            }
+        );
+        assert_eq!(ids(d), vec!["a.md", "c.rst"]);
+        let bad = DirFilter {
+            include: vec!["[".into()],
+            exclude: vec![],
+        };
+        let e = DirDocuments::with_filter(dir.path(), &bad)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("glob `[`"), "{e}");
     }
 
     #[test]

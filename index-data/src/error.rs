@@ -52,6 +52,14 @@ pub enum Error {
         /// What cannot be written.
         message: String,
     },
+    /// A file-name glob that does not parse.
+    #[error("glob `{glob}`: {message}")]
+    BadGlob {
+        /// The glob.
+        glob: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A record lacks a field it must have (for example the id).
     #[error("{}:{line}: missing field `{field}`", path.display())]
     MissingField {
@@ -83,7 +91,10 @@ impl Error {
     /// True for errors in one record of an otherwise readable file (a malformed line, a missing
     /// field, bad UTF-8): the ones that `--skip-bad` may skip. I/O errors are never skippable.
     pub fn is_record_error(&self) -> bool {
-        !matches!(self, Error::Io { .. })
+        !matches!(
+            self,
+            Error::Io { .. } | Error::BadGlob { .. } | Error::Unwritable { .. }
+        )
     }
 }
 

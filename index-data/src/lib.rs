@@ -43,7 +43,7 @@ pub use beir::BeirDataset;
 pub use collection::{
     detect_qrels_format, load_qrels, open_documents, read_queries, DocumentFormat, DocumentStream,
 };
-pub use dir::{DirDocuments, TEXT_EXTENSIONS};
+pub use dir::{DirDocuments, DirFilter, DirListing, TEXT_EXTENSIONS};
 pub use error::{Error, Result};
 pub use jsonl::{JsonlDocuments, JsonlFields, JsonlQueries};
 pub use markdown::markdown_to_text;

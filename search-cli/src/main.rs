@@ -18,6 +18,7 @@ use reranker::{Backend, CachedCrossEncoder, CrossEncoder, RerankerOptions, Score
 mod bench;
 mod output;
 mod progress;
+mod run;
 
 /// An embedded BM25 search engine with trec_eval-exact evaluation.
 #[derive(Parser)]
@@ -35,6 +36,9 @@ enum Command {
     Query(QueryArgs),
     /// Run a query set against an index and print evaluation measures.
     Eval(EvalArgs),
+    /// Run every query of a topics file (or standard input) in one process and write the
+    /// ranked hits as a TREC run or JSON lines.
+    Run(run::RunArgs),
     /// Delete documents by id.
     Delete(DeleteArgs),
     /// Measure indexing throughput and query latency on a collection.
@@ -86,6 +90,17 @@ struct IndexArgs {
     /// Commit every N documents, so a killed run keeps its progress.
     #[arg(long, default_value_t = 10_000)]
     commit_every: usize,
+    /// dir: make the index mirror the folder: documents whose file is gone (or no longer
+    /// included) are deleted once the folder is indexed.
+    #[arg(long)]
+    sync: bool,
+    /// dir: read only files matching this glob (repeatable; default: .txt, .md, .markdown),
+    /// e.g. `**/*.rst`. Globs match the path relative to the folder.
+    #[arg(long)]
+    include: Vec<String>,
+    /// dir: skip files matching this glob (repeatable), e.g. `drafts/**`.
+    #[arg(long)]
+    exclude: Vec<String>,
     /// The collection: a file or folder, depending on the format.
     path: PathBuf,
 }
@@ -116,7 +131,7 @@ struct QueryArgs {
     depth: usize,
     /// Weight of BM25 in the fused score, in [0, 1] (0: the cross-encoder alone). Default:
     /// the weight the model folder's fusion.json recommends, else 0.3.
-    #[arg(long, value_parser = parse_alpha)]
+    #[arg(long, value_parser = parse_alpha, allow_negative_numbers = true)]
     alpha: Option<f64>,
     /// The query text.
     text: String,
@@ -226,7 +241,7 @@ struct EvalArgs {
     /// With --rerank: BM25 weights of the fused score to evaluate, comma-separated, each in
     /// [0, 1] (0: the cross-encoder alone). Default: the weight the model folder's
     /// fusion.json recommends, else 0.3.
-    #[arg(long, value_delimiter = ',', value_parser = parse_alpha)]
+    #[arg(long, value_delimiter = ',', value_parser = parse_alpha, allow_negative_numbers = true)]
     alpha: Vec<f64>,
     /// With --rerank: do not read or write the score cache (`<index>/score-cache.tsv`).
     #[arg(long)]
@@ -471,6 +486,7 @@ fn main() -> ExitCode {
         Command::Index(a) => index(a),
         Command::Query(a) => query(a),
         Command::Eval(a) => eval(a),
+        Command::Run(a) => run::run(a),
         Command::Delete(a) => delete(a),
         Command::Bench(a) => bench(a),
         Command::BenchRerank(a) => bench::bench_rerank(a),
@@ -519,7 +535,27 @@ fn index(a: IndexArgs) -> Result<()> {
             .map(String::from)
             .collect(),
     };
-    let docs = index_data::open_documents(a.format, &a.path, &fields)?;
+    let dir_only = a.sync || !a.include.is_empty() || !a.exclude.is_empty();
+    if dir_only && a.format != DocumentFormat::Dir {
+        bail!("--sync, --include and --exclude are for --format dir");
+    }
+    let (docs, listed): (
+        index_data::DocumentStream,
+        Option<(Vec<String>, index_data::DirListing)>,
+    ) = if a.format == DocumentFormat::Dir {
+        let filter = index_data::DirFilter {
+            include: a.include.clone(),
+            exclude: a.exclude.clone(),
+        };
+        let d = index_data::DirDocuments::with_filter(&a.path, &filter)?;
+        let listed = (d.ids(), d.listing().clone());
+        (Box::new(d), Some(listed))
+    } else {
+        (
+            index_data::open_documents(a.format, &a.path, &fields)?,
+            None,
+        )
+    };
     let engine = Engine::open_or_create(&a.index, analysis)?;
     let options = IndexOptions {
         skip_bad: a.skip_bad,
@@ -532,7 +568,30 @@ fn index(a: IndexArgs) -> Result<()> {
         }
     })?;
     bar.finish_and_clear();
+    let mut removed = None;
+    if let Some((ids, _)) = &listed {
+        if a.sync {
+            let keep: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+            let gone: Vec<String> = engine
+                .live_ids()?
+                .into_iter()
+                .filter(|id| !keep.contains(id.as_str()))
+                .collect();
+            let report = engine.delete_ids(&gone)?;
+            engine.commit()?;
+            removed = Some(report.found);
+        }
+    }
     output::print_index_stats(&stats, engine.num_docs());
+    if let Some((_, l)) = &listed {
+        println!(
+            "folder: {} files read; left out: {} without a text ending or --include match, {} --exclude matches, {} not plain files",
+            l.files, l.not_included, l.excluded, l.not_files
+        );
+    }
+    if let Some(n) = removed {
+        println!("sync: deleted {n} documents whose file is gone or no longer included");
+    }
     Ok(())
 }
 

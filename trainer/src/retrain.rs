@@ -458,6 +458,7 @@ pub fn retrain(
     progress: &mut dyn FnMut(Stage, usize, usize),
 ) -> Result<RetrainReport> {
     let mut costs = StageCosts::default();
+    check_out(options)?;
     let engine = Engine::open(&options.index)?;
     let t = Instant::now();
     let queries = make_queries(options, &engine, progress)?;
@@ -529,6 +530,28 @@ pub fn retrain(
         fusion,
         costs,
     })
+}
+
+/// Refuses an output folder that is the starting checkpoint's (or the index's): the run
+/// would write its student over what it reads.
+fn check_out(options: &RetrainOptions) -> Result<()> {
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(&options.out, &options.train.init) {
+        return Err(Error::Data(format!(
+            "the output folder {} is the starting checkpoint's: the student would overwrite what it starts from (choose another output folder)",
+            options.out.display()
+        )));
+    }
+    if same(&options.out, &options.index) {
+        return Err(Error::Data(format!(
+            "the output folder {} is the index itself: choose another (the default is a retrain folder inside the index)",
+            options.out.display()
+        )));
+    }
+    Ok(())
 }
 
 fn dev_set(engine: &Engine, queries: &Queries, depth: usize) -> Result<Option<DevSet>> {

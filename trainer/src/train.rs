@@ -589,7 +589,15 @@ pub fn train(
 fn save_model(student: &Student, tokenizer: &Path, dir: &Path) -> Result<()> {
     student.varmap.save(dir.join("model.safetensors"))?;
     write_json(&dir.join("config.json"), &student.config.to_hf_json())?;
-    std::fs::copy(tokenizer, dir.join("tokenizer.json")).map_err(|e| Error::io(tokenizer, e))?;
+    let to = dir.join("tokenizer.json");
+    // Copying a file onto itself truncates it: never (a run whose output is its init).
+    let same = matches!(
+        (std::fs::canonicalize(tokenizer), std::fs::canonicalize(&to)),
+        (Ok(a), Ok(b)) if a == b
+    );
+    if !same {
+        std::fs::copy(tokenizer, &to).map_err(|e| Error::io(tokenizer, e))?;
+    }
     Ok(())
 }
 
