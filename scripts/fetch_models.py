@@ -7,7 +7,11 @@ then is the folder renamed into place. So a failed download or a checksum mismat
 half-written model folder behind, and a second run, finding every folder complete, does
 nothing. See ../shared/MODELS.md for where the pins come from.
 
-    python3 scripts/fetch_models.py [--dir DIR]     # default: $SEARCH_MODELS_DIR or ./models
+    python3 scripts/fetch_models.py [--dir DIR]     # default: the per-user models folder
+
+The default folder is the one the binary looks in: $SEARCH_MODELS_DIR, else models/ in the
+data folder ($SEARCH_DATA_DIR, else $XDG_DATA_HOME/search-cli, else
+~/.local/share/search-cli).
 
 Layout written:
     DIR/teacher/        cross-encoder/ms-marco-MiniLM-L-12-v2, int8 ONNX + tokenizer
@@ -126,9 +130,21 @@ def fetch(name, root, cache):
             shutil.rmtree(tmp)
 
 
+def default_models_dir():
+    """The models folder the binary looks in (reranker::models_dir)."""
+    if os.environ.get("SEARCH_MODELS_DIR"):
+        return os.environ["SEARCH_MODELS_DIR"]
+    if os.environ.get("SEARCH_DATA_DIR"):
+        return os.path.join(os.environ["SEARCH_DATA_DIR"], "models")
+    if os.environ.get("XDG_DATA_HOME"):
+        return os.path.join(os.environ["XDG_DATA_HOME"], "search-cli", "models")
+    if os.environ.get("HOME"):
+        return os.path.join(os.environ["HOME"], ".local", "share", "search-cli", "models")
+    return os.path.join(tempfile.gettempdir(), "search-cli", "models")
+
+
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    default = os.environ.get("SEARCH_MODELS_DIR") or os.path.join(here, "..", "models")
+    default = default_models_dir()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dir", default=default, help="where the model folders go")
     p.add_argument("names", nargs="*", default=list(MODELS), help="which ones (default: all)")

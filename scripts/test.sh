@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo fmt --all -- --check
 cargo test --workspace --release
-cargo run --release --quiet -p search-examples --example basic_search
-cargo run --release --quiet -p search-examples --example rerank
+for example in basic_search rerank ten_lines; do
+  cargo run --release --quiet -p search --example "$example"
+done

@@ -46,6 +46,14 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// Judgments none of whose documents is in the index.
+    #[error("none of the {checked} judged documents checked is in the index {}: the judgments belong to another collection, or their format was misread", path.display())]
+    ForeignQrels {
+        /// The index.
+        path: PathBuf,
+        /// Judged documents looked up.
+        checked: usize,
+    },
     /// A query in tantivy syntax did not parse (lenient queries never fail).
     #[error("query syntax error: {0}")]
     QuerySyntax(String),
@@ -55,9 +63,6 @@ pub enum Error {
     /// Reading the input collection failed.
     #[error(transparent)]
     Data(#[from] index_data::Error),
-    /// The cross-encoder failed while scoring.
-    #[error("reranking failed: {0}")]
-    Rerank(#[from] reranker::ScoreError),
     /// The underlying tantivy index failed.
     #[error("index error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),

@@ -561,6 +561,37 @@ impl Engine {
         }
     }
 
+    /// An error if none of the judged documents of `qrels` (up to 2,000 checked) is in this
+    /// index: the judgments belong to another collection, or their format was misread, and
+    /// every metric would be 0.
+    pub fn check_qrels(&self, qrels: &index_data::Qrels) -> Result<()> {
+        let mut checked = 0;
+        for doc in qrels.by_query.values().flat_map(|d| d.keys()).take(2000) {
+            if self.contains(doc)? {
+                return Ok(());
+            }
+            checked += 1;
+        }
+        Err(Error::ForeignQrels {
+            path: self.path.clone(),
+            checked,
+        })
+    }
+
+    /// Deletes every document whose id is not in `keep` (what a folder index synced with its
+    /// folder keeps) and commits.
+    pub fn delete_all_but(&self, keep: &[String]) -> Result<DeleteReport> {
+        let keep: HashSet<&str> = keep.iter().map(String::as_str).collect();
+        let gone: Vec<String> = self
+            .live_ids()?
+            .into_iter()
+            .filter(|id| !keep.contains(id.as_str()))
+            .collect();
+        let report = self.delete_ids(&gone)?;
+        self.commit()?;
+        Ok(report)
+    }
+
     /// The ids of every document visible to searches, in no particular order.
     pub fn live_ids(&self) -> Result<Vec<String>> {
         let searcher = self.reader.searcher();
@@ -812,4 +843,26 @@ impl Engine {
             text: text(self.fields.body),
         })
     }
+}
+
+impl AsRef<Engine> for Engine {
+    fn as_ref(&self) -> &Engine {
+        self
+    }
+}
+
+/// Runs every query in lenient mode and keeps the top `depth` documents of each, scored by
+/// BM25. A query that finds nothing is absent from the run.
+pub fn bm25_run(
+    engine: &Engine,
+    queries: &[index_data::Query],
+    depth: usize,
+) -> Result<index_data::Run> {
+    let mut run = index_data::Run::default();
+    for q in queries {
+        for (id, score) in engine.search_ids(&q.text, depth)? {
+            run.push(&q.id, &id, f64::from(score));
+        }
+    }
+    Ok(run)
 }

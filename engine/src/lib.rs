@@ -1,4 +1,5 @@
-//! BM25 retrieval on tantivy, the search pipeline, and trec_eval-exact metrics.
+//! BM25 retrieval on tantivy and trec_eval-exact metrics (the rerank pipeline is the
+//! `search` crate's).
 //!
 //! ```
 //! # fn main() -> engine::Result<()> {
@@ -23,19 +24,13 @@ pub mod bench;
 mod error;
 mod index;
 pub mod metrics;
-mod pipeline;
 mod readonly;
 mod settings;
 mod stats;
 
 pub use error::{Error, Result};
 pub use index::{
-    DeleteReport, Engine, Hit, IndexOptions, IndexStats, QuerySyntax, Score, MAX_ID_BYTES,
+    bm25_run, DeleteReport, Engine, Hit, IndexOptions, IndexStats, QuerySyntax, Score, MAX_ID_BYTES,
 };
-pub use pipeline::{
-    bm25_run, check_alpha, fuse, installed_reranker, installed_reranker_dir, passage_text,
-    score_candidates, search_reranked, CandidateScores, RerankOptions, RerankedHit, DEFAULT_ALPHA,
-};
-pub use reranker;
 pub use settings::Analysis;
 pub use tantivy::tokenizer::Language;

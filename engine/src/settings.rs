@@ -37,6 +37,29 @@ impl Analysis {
         }
     }
 
+    /// The analysis named as a user gives it: a stemmer language (`english`, `french`, ...,
+    /// or `none`) and whether to drop that language's stop words.
+    pub fn from_names(stemmer: &str, stop_words: bool) -> crate::Result<Analysis> {
+        let lang = Self::parse_language(stemmer).ok_or_else(|| {
+            crate::Error::InvalidArgument(format!(
+                "unknown stemmer language `{stemmer}` (english, french, german, ... or none)"
+            ))
+        })?;
+        let stop = match (stop_words, lang) {
+            (false, _) => None,
+            (true, Some(l)) => Some(l),
+            (true, None) => {
+                return Err(crate::Error::InvalidArgument(
+                    "stop words need a stemmer language to take the list from".into(),
+                ))
+            }
+        };
+        Ok(Analysis {
+            stemmer: lang,
+            stop_words: stop,
+        })
+    }
+
     /// Parses a language name as the CLI takes it (`english`, `french`, ... or `none`).
     pub fn parse_language(name: &str) -> Option<Option<Language>> {
         if name.eq_ignore_ascii_case("none") {

@@ -30,6 +30,23 @@ impl JsonlFields {
     }
 }
 
+impl JsonlFields {
+    /// Fields as a user names them: the id field, the title field (`""` for none) and the
+    /// body fields, comma-separated.
+    pub fn from_names(id: &str, title: &str, body: &str) -> Self {
+        JsonlFields {
+            id: id.to_owned(),
+            title: Some(title.to_owned()).filter(|t| !t.is_empty()),
+            body: body
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        }
+    }
+}
+
 impl Default for JsonlFields {
     /// `id`, `title`, `text`.
     fn default() -> Self {

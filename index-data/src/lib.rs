@@ -51,4 +51,6 @@ pub use qrels::{
     read_qrels, read_qrels_with, read_trec_run, write_trec_qrels, write_trec_run, QrelsFormat,
 };
 pub use smart::{SmartDocuments, SmartFields, SmartQueries, SmartRecord, SmartRecords};
-pub use types::{sample_queries, Document, Qrels, Query, Run, ScoredDoc, MAX_ID_BYTES};
+pub use types::{
+    judged_queries, sample_queries, Document, Qrels, Query, Run, ScoredDoc, MAX_ID_BYTES,
+};

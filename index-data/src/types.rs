@@ -55,6 +55,17 @@ pub struct Document {
     pub body: String,
 }
 
+impl Document {
+    /// A document from its id, title (may be empty) and body.
+    pub fn new(id: impl Into<String>, title: impl Into<String>, body: impl Into<String>) -> Self {
+        Document {
+            id: id.into(),
+            title: title.into(),
+            body: body.into(),
+        }
+    }
+}
+
 /// A query of a test collection.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Query {
@@ -134,6 +145,18 @@ impl Run {
     pub fn num_queries(&self) -> usize {
         self.by_query.len()
     }
+}
+
+/// The queries that have judgments in `qrels`, in their order, and how many had none (which
+/// evaluation leaves out, as trec_eval does).
+pub fn judged_queries(queries: Vec<Query>, qrels: &Qrels) -> (Vec<Query>, usize) {
+    let total = queries.len();
+    let judged: Vec<Query> = queries
+        .into_iter()
+        .filter(|q| qrels.get(&q.id).is_some())
+        .collect();
+    let unjudged = total - judged.len();
+    (judged, unjudged)
 }
 
 /// A seeded, deterministic sample of `n` queries (all of them if `n` is at least their number),

@@ -35,6 +35,31 @@ pub fn read_config(path: impl AsRef<Path>) -> Result<BertConfig, LoadError> {
     Ok(cfg)
 }
 
+/// The tensor names of a safetensors file.
+fn tensor_names(weights: &Path) -> Result<Vec<String>, LoadError> {
+    if !weights.exists() {
+        return Err(LoadError::MissingFile {
+            path: weights.into(),
+        });
+    }
+    // SAFETY: the file is memory-mapped read-only; it must not be changed while mapped.
+    let st = unsafe { candle_core::safetensors::MmapedSafetensors::new(weights) }.map_err(|e| {
+        LoadError::Corrupt {
+            path: weights.into(),
+            message: e.to_string(),
+        }
+    })?;
+    Ok(st.tensors().into_iter().map(|(n, _)| n).collect())
+}
+
+/// True if the safetensors file holds a reranking head (`classifier.weight`): a cross-encoder,
+/// not an encoder to train one from.
+pub(crate) fn has_head(weights: &Path) -> Result<bool, LoadError> {
+    Ok(tensor_names(weights)?
+        .iter()
+        .any(|n| n == "classifier.weight"))
+}
+
 /// True if the safetensors file names its encoder tensors with a `bert.` prefix.
 pub fn has_bert_prefix(weights: &Path) -> Result<bool, LoadError> {
     if !weights.exists() {

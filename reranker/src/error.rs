@@ -38,6 +38,12 @@ pub enum LoadError {
         /// What went wrong.
         message: String,
     },
+    /// A checkpoint without a reranking head (an encoder to start training from).
+    #[error("{} is a checkpoint without a reranking head (a starting point for `retrain --init`), not a reranker", path.display())]
+    NotAReranker {
+        /// The model folder.
+        path: PathBuf,
+    },
     /// A short model name that is not known, or a folder that does not exist.
     #[error("no model `{name}`: not a folder, and not one of the fetched models (teacher, splade-tiny, minilm-l6) under {}", dir.display())]
     UnknownModel {

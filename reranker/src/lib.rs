@@ -45,8 +45,9 @@ pub use error::{ExportError, LoadError, ScoreError};
 pub use export::{export_onnx, export_onnx_dir};
 pub use import::read_onnx_weights;
 pub use models::{
-    bundled_models_dir, detect_backend, load_cross_encoder, models_dir, recommended_alpha,
-    resolve_model, ModelInfo, RerankerOptions, DEFAULT_RERANKER, KNOWN_MODELS,
+    bundled_student_dir, data_dir, detect_backend, load_cross_encoder, model_inventory, models_dir,
+    recommended_alpha, resolve_model, ModelEntry, ModelInfo, RerankerOptions, DEFAULT_RERANKER,
+    KNOWN_MODELS,
 };
 pub use onnx::{init_runtime, runtime_library_path, OnnxCrossEncoder, RUNTIME_LIBRARY};
 pub use tokenize::{Batch, EncodedPair, PairTokenizer, DEFAULT_MAX_LEN};
@@ -94,6 +95,20 @@ pub trait CrossEncoder: Send + Sync + std::fmt::Debug {
 
     /// What model this is.
     fn info(&self) -> &ModelInfo;
+}
+
+impl<T: CrossEncoder + ?Sized> CrossEncoder for &T {
+    fn score_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, ScoreError> {
+        (**self).score_pairs(pairs)
+    }
+
+    fn score(&self, query: &str, passages: &[&str]) -> Result<Vec<f32>, ScoreError> {
+        (**self).score(query, passages)
+    }
+
+    fn info(&self) -> &ModelInfo {
+        (**self).info()
+    }
 }
 
 impl<T: CrossEncoder + ?Sized> CrossEncoder for Box<T> {

@@ -14,31 +14,125 @@ use crate::{Backend, CandleCrossEncoder, CrossEncoder, OnnxCrossEncoder};
 pub const KNOWN_MODELS: &[&str] = &["teacher", "splade-tiny", "minilm-l6", DEFAULT_RERANKER];
 
 /// The reranker used when none is named: a small student distilled from the teacher by this
-/// project's trainer, exported to ONNX and committed in `assets/student` (see
-/// docs/RESULTS.md for how it was trained and how it scores).
+/// project's trainer, exported to ONNX and carried inside the binary (see docs/RESULTS.md for
+/// how it was trained and how it scores).
 pub const DEFAULT_RERANKER: &str = "student";
 
-/// Where the committed models live: the `assets/` folder of the workspace this crate was
-/// built in.
-pub fn bundled_models_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets")
+/// The bundled student's files, carried in the binary so that it works wherever it is copied.
+const BUNDLED: &[(&str, &[u8])] = &[
+    (
+        "model.onnx",
+        include_bytes!("../../assets/student/model.onnx"),
+    ),
+    (
+        "tokenizer.json",
+        include_bytes!("../../assets/student/tokenizer.json"),
+    ),
+    (
+        "config.json",
+        include_bytes!("../../assets/student/config.json"),
+    ),
+    (
+        "fusion.json",
+        include_bytes!("../../assets/student/fusion.json"),
+    ),
+    (
+        "README.md",
+        include_bytes!("../../assets/student/README.md"),
+    ),
+];
+
+/// The per-user folder this project keeps data in: `$SEARCH_DATA_DIR`, else
+/// `$XDG_DATA_HOME/search-cli`, else `~/.local/share/search-cli` (a temporary folder when
+/// there is no home).
+pub fn data_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("SEARCH_DATA_DIR").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = std::env::var_os("XDG_DATA_HOME").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p).join("search-cli");
+    }
+    match std::env::var_os("HOME").filter(|p| !p.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/search-cli"),
+        None => std::env::temp_dir().join("search-cli"),
+    }
 }
 
-/// Where `scripts/fetch_models.py` puts models: `$SEARCH_MODELS_DIR`, else the `models/`
-/// folder of the workspace this crate was built in.
+/// Where fetched models (and the ONNX Runtime library) live: `$SEARCH_MODELS_DIR`, else
+/// `models/` in [`data_dir`]. `search-cli models --fetch` and the set-up fill it.
 pub fn models_dir() -> PathBuf {
-    match std::env::var_os("SEARCH_MODELS_DIR") {
+    match std::env::var_os("SEARCH_MODELS_DIR").filter(|p| !p.is_empty()) {
         Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"),
+        None => data_dir().join("models"),
+    }
+}
+
+/// The bundled student as a model folder: written once from the binary into
+/// `<data dir>/bundled/student-<hash>` (a temporary folder if that cannot be written), so
+/// that everything that reads model folders reads it. A `student` folder in [`models_dir`]
+/// takes its place.
+pub fn bundled_student_dir() -> Result<PathBuf, LoadError> {
+    let own = models_dir().join(DEFAULT_RERANKER);
+    if own.join("model.onnx").is_file() {
+        return Ok(own);
+    }
+    let mut h = Sha256::new();
+    for (name, bytes) in BUNDLED {
+        h.update(name.as_bytes());
+        h.update(bytes);
+    }
+    let tag = format!("{:x}", h.finalize());
+    let name = format!("student-{}", &tag[..16]);
+    for root in [
+        data_dir().join("bundled"),
+        std::env::temp_dir().join("search-cli-bundled"),
+    ] {
+        let dir = root.join(&name);
+        if dir.join(".complete").is_file() {
+            return Ok(dir);
+        }
+        if write_bundled(&root, &dir).is_ok() {
+            return Ok(dir);
+        }
+    }
+    Err(LoadError::Io {
+        path: data_dir().join("bundled").join(name),
+        source: std::io::Error::other("cannot write the bundled student anywhere"),
+    })
+}
+
+/// Writes the bundled files into a fresh folder, then renames it to `dir` (so a folder that
+/// exists is whole).
+fn write_bundled(root: &Path, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(root)?;
+    let tmp = root.join(format!(".tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    for (name, bytes) in BUNDLED {
+        std::fs::write(tmp.join(name), bytes)?;
+    }
+    std::fs::write(tmp.join(".complete"), b"")?;
+    match std::fs::rename(&tmp, dir) {
+        Ok(()) => Ok(()),
+        // Another process wrote it first.
+        Err(_) if dir.join(".complete").is_file() => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }
 
 /// Resolves a model given as a folder path or a short name (`teacher`, `splade-tiny`,
-/// `minilm-l6` under [`models_dir`]; `student` there or in [`bundled_models_dir`]).
+/// `minilm-l6` under [`models_dir`]; `student`: the bundled one, see
+/// [`bundled_student_dir`]).
 pub fn resolve_model(name: &str) -> Result<PathBuf, LoadError> {
     let path = Path::new(name);
     if path.is_dir() {
         return Ok(path.to_path_buf());
+    }
+    if name == DEFAULT_RERANKER {
+        return bundled_student_dir();
     }
     let dir = models_dir();
     if KNOWN_MODELS.contains(&name) {
@@ -46,15 +140,53 @@ pub fn resolve_model(name: &str) -> Result<PathBuf, LoadError> {
         if p.is_dir() {
             return Ok(p);
         }
-        let bundled = bundled_models_dir().join(name);
-        if bundled.is_dir() {
-            return Ok(bundled);
-        }
     }
     Err(LoadError::UnknownModel {
         name: name.into(),
         dir,
     })
+}
+
+/// A model this program knows by name, and whether it is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelEntry {
+    /// Its short name.
+    pub name: &'static str,
+    /// Its folder.
+    pub path: PathBuf,
+    /// True if the folder holds the model.
+    pub present: bool,
+    /// What it is for.
+    pub role: &'static str,
+}
+
+/// Every model this program knows by name: the fetched ones and the bundled student.
+pub fn model_inventory() -> Vec<ModelEntry> {
+    let dir = models_dir();
+    let fetched = |name: &'static str, role: &'static str| {
+        let path = dir.join(name);
+        ModelEntry {
+            name,
+            present: path.join(".complete").is_file(),
+            path,
+            role,
+        }
+    };
+    let student = bundled_student_dir();
+    vec![
+        ModelEntry {
+            name: DEFAULT_RERANKER,
+            present: student.is_ok(),
+            path: student.unwrap_or_else(|_| data_dir().join("bundled")),
+            role: "the default reranker (bundled in the binary)",
+        },
+        fetched("teacher", "the teacher retrain distils from"),
+        fetched(
+            "splade-tiny",
+            "the student's starting checkpoint (retrain --init)",
+        ),
+        fetched("minilm-l6", "a larger starting checkpoint (retrain --init)"),
+    ]
 }
 
 /// The BM25 weight a model folder recommends for fusion: `alpha` in its `fusion.json`
@@ -162,6 +294,9 @@ pub fn load_cross_encoder(
         Some(b) => b,
         None => detect_backend(&dir)?,
     };
+    if backend == Backend::Candle && !crate::candle::has_head(&dir.join("model.safetensors"))? {
+        return Err(LoadError::NotAReranker { path: dir });
+    }
     Ok(match backend {
         Backend::Onnx => Box::new(OnnxCrossEncoder::load(&dir, options)?),
         Backend::Candle => Box::new(CandleCrossEncoder::load(&dir, options)?),

@@ -1,23 +1,12 @@
-//! Printing: tables for people, JSON for programs, a progress bar on stderr.
+//! Printing: tables for people, JSON for programs.
 
 use std::io::Write;
 
 use engine::bench::BenchReport;
 use engine::metrics::Evaluation;
-use engine::{Hit, IndexStats, RerankedHit};
-use indicatif::{ProgressBar, ProgressStyle};
+use engine::{Hit, IndexStats};
+use search::{RerankedHit, Reranker};
 use serde_json::json;
-
-/// A spinner with a running count and rate; hidden when stderr is not a terminal.
-pub fn progress_bar() -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {pos} documents ({per_sec}) {elapsed}")
-            .expect("valid template"),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
-}
 
 pub fn print_index_stats(s: &IndexStats, total: u64) {
     println!(
@@ -74,11 +63,14 @@ pub fn write_hits_json(out: &mut impl Write, query: &str, hits: &[Hit]) -> std::
         .iter()
         .enumerate()
         .map(|(i, h)| {
-            json!({"rank": i + 1, "id": h.id, "score": h.score, "title": h.title,
-                   "snippet": snippet(&h.text, 240)})
+            json!({"rank": i + 1, "id": h.id, "score": h.score, "bm25": h.score,
+                   "title": h.title, "snippet": snippet(&h.text, 240)})
         })
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &json!({"query": query, "hits": hits}))?;
+    serde_json::to_writer_pretty(
+        &mut *out,
+        &json!({"query": query, "mode": "bm25", "hits": hits}),
+    )?;
     writeln!(out)
 }
 
@@ -174,18 +166,6 @@ pub fn write_eval_json(
     writeln!(out)
 }
 
-/// A bar over queries, with rate and time left; hidden when stderr is not a terminal.
-pub fn query_bar(len: u64) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "reranking {bar:30} {pos}/{len} queries ({per_sec}, {eta} left)",
-        )
-        .expect("valid template"),
-    );
-    bar
-}
-
 pub fn write_reranked_table(out: &mut impl Write, hits: &[RerankedHit]) -> std::io::Result<()> {
     if hits.is_empty() {
         writeln!(out, "no hits")?;
@@ -209,6 +189,7 @@ pub fn write_reranked_table(out: &mut impl Write, hits: &[RerankedHit]) -> std::
 pub fn write_reranked_json(
     out: &mut impl Write,
     query: &str,
+    reranker: &Reranker,
     hits: &[RerankedHit],
 ) -> std::io::Result<()> {
     let hits: Vec<_> = hits
@@ -219,8 +200,17 @@ pub fn write_reranked_json(
                    "ce": h.ce_score, "title": h.hit.title, "snippet": snippet(&h.hit.text, 240)})
         })
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &json!({"query": query, "hits": hits}))?;
+    let doc = json!({"query": query, "mode": "reranked", "model": reranker.label(),
+        "alpha": reranker.alpha(), "depth": reranker.depth(), "hits": hits});
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
+}
+
+pub fn print_listing(l: &index_data::DirListing) {
+    println!(
+        "folder: {} files read; left out: {} without a text ending or --include match, {} --exclude matches, {} not plain files",
+        l.files, l.not_included, l.excluded, l.not_files
+    );
 }
 
 pub fn print_bench(reports: &[BenchReport], queries: usize, k: usize) {

@@ -1,6 +1,7 @@
 //! Progress of long jobs on stderr: a bar with rate and ETA on a terminal, plain lines
-//! (every ten seconds, and when a stage starts or ends) when stderr is a file or a pipe, so
-//! `nohup` and CI logs show it too.
+//! when stderr is a file or a pipe (so `nohup` and CI logs show it too): one every ten
+//! seconds and one when a stage that printed any ends. A job shorter than ten seconds prints
+//! nothing, so short commands keep stderr for their errors.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ pub struct StageProgress {
     done_at_start: usize,
     last_line: Instant,
     last: (usize, usize),
+    printed: bool,
 }
 
 const LINE_EVERY: Duration = Duration::from_secs(10);
@@ -41,6 +43,7 @@ impl StageProgress {
             done_at_start: 0,
             last_line: Instant::now(),
             last: (0, 0),
+            printed: false,
         }
     }
 
@@ -55,19 +58,27 @@ impl StageProgress {
             self.last_line = Instant::now();
             if let Some(bar) = &self.bar {
                 bar.reset();
+                if total == 0 {
+                    bar.set_style(
+                        ProgressStyle::with_template("{msg:16} {pos} ({per_sec}) {elapsed}")
+                            .expect("valid template"),
+                    );
+                }
                 bar.set_message(stage.to_owned());
-            } else {
-                eprintln!("{stage}: {done}/{total} {unit}");
             }
+            self.printed = false;
         }
         self.last = (done, total);
         match &self.bar {
             Some(bar) => {
-                bar.set_length(total as u64);
+                if total > 0 {
+                    bar.set_length(total as u64);
+                }
                 bar.set_position(done as u64);
             }
             None if self.last_line.elapsed() >= LINE_EVERY => {
                 self.last_line = Instant::now();
+                self.printed = true;
                 eprintln!("{}", self.line());
             }
             None => {}
@@ -78,6 +89,10 @@ impl StageProgress {
         let (done, total) = self.last;
         let secs = self.started.elapsed().as_secs_f64();
         let rate = (done.saturating_sub(self.done_at_start)) as f64 / secs.max(1e-9);
+        if total == 0 {
+            // An unknown total (a stream of documents): the count and the rate.
+            return format!("{}: {done} {} ({rate:.1}/s)", self.stage, self.unit);
+        }
         let eta = if rate > 0.0 && total > done {
             format!(", {} left", human((total - done) as f64 / rate))
         } else {
@@ -98,7 +113,8 @@ impl StageProgress {
         let took = human(self.started.elapsed().as_secs_f64());
         match &self.bar {
             Some(bar) => bar.println(format!("{}: done in {took}", self.stage)),
-            None => eprintln!("{} (done in {took})", self.line()),
+            None if self.printed => eprintln!("{} (done in {took})", self.line()),
+            None => {}
         }
     }
 

@@ -4,11 +4,12 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use engine::{passage_text, Engine};
+use engine::Engine;
 use index_data::{Qrels, Query};
 use rand::seq::IndexedRandom;
 use rand::Rng;
 use reranker::CrossEncoder;
+use search::passage_text;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -66,6 +67,24 @@ pub fn labeled_queries(queries: &[Query], qrels: &Qrels) -> Vec<TrainQuery> {
             })
         })
         .collect()
+}
+
+/// Judged training queries and their judgments, read from files (`split` names the
+/// judgments when `qrels` is a folder). A test split is refused: a student is never trained
+/// or chosen on the queries it is tested on.
+pub fn load_training_judgments(
+    queries: &Path,
+    qrels: &Path,
+    split: &str,
+) -> Result<(Vec<Query>, Qrels)> {
+    if split.eq_ignore_ascii_case("test") {
+        return Err(Error::TestSplit {
+            qrels: qrels.to_path_buf(),
+        });
+    }
+    let qrels = index_data::load_qrels(qrels, Some(split), None)?;
+    let (queries, _) = index_data::judged_queries(index_data::read_queries(queries)?, &qrels);
+    Ok((queries, qrels))
 }
 
 /// Splits queries into (train, dev): a seeded `dev_fraction` of them is held out.

@@ -12,9 +12,10 @@
 use std::collections::HashMap;
 
 use engine::metrics::{evaluate, EvalOptions, Measure};
-use engine::{passage_text, CandidateScores, Engine};
+use engine::Engine;
 use index_data::{Qrels, Query};
 use reranker::CrossEncoder;
+use search::{passage_text, CandidateScores};
 use serde::{Deserialize, Serialize};
 
 use crate::data::TrainQuery;

@@ -9,6 +9,9 @@ pub enum Error {
     /// The index or the pipeline failed.
     #[error(transparent)]
     Engine(#[from] engine::Error),
+    /// The rerank pipeline failed.
+    #[error(transparent)]
+    Search(#[from] search::Error),
     /// A model failed to load.
     #[error(transparent)]
     Load(#[from] reranker::LoadError),
@@ -24,6 +27,12 @@ pub enum Error {
     /// A tensor operation failed.
     #[error("tensor error: {0}")]
     Tensor(#[from] candle_core::Error),
+    /// Training judgments of a test split were asked for.
+    #[error("refusing to train on test queries ({}, split test): train and choose on train or dev judgments only", qrels.display())]
+    TestSplit {
+        /// The judgments.
+        qrels: PathBuf,
+    },
     /// Bad training data or settings.
     #[error("{0}")]
     Data(String),

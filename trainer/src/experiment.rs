@@ -346,7 +346,7 @@ fn eval_model(
     alphas: &[f64],
 ) -> Result<(Scores, Vec<Scores>)> {
     let scores =
-        engine::score_candidates(&set.engine, model, &set.queries, set.depth, &mut |_, _| {})?;
+        search::score_candidates(&set.engine, model, &set.queries, set.depth, &mut |_, _| {})?;
     let fused = alphas.iter().map(|&a| means(set, &scores.run(a))).collect();
     Ok((means(set, &scores.run(0.0)), fused))
 }
@@ -522,6 +522,39 @@ fn process_alive(pid: u32) -> bool {
     Path::new("/proc").join(pid.to_string()).exists()
 }
 
+/// Runs `jobs` copies of the program `exe` with `args`, each a worker of the same experiment
+/// with `RAYON_NUM_THREADS=threads`, and waits for all of them: the workers share the work
+/// through claim files, so they need no coordination here. An error names how many failed
+/// (each reports its own error on stderr).
+pub fn run_workers(
+    exe: &Path,
+    args: &[std::ffi::OsString],
+    jobs: usize,
+    threads: usize,
+) -> Result<()> {
+    let mut children = Vec::new();
+    for _ in 0..jobs {
+        let child = std::process::Command::new(exe)
+            .args(args)
+            .env("RAYON_NUM_THREADS", threads.to_string())
+            .spawn()
+            .map_err(|e| Error::io(exe, e))?;
+        children.push(child);
+    }
+    let mut failed = 0;
+    for mut c in children {
+        if !c.wait().map_err(|e| Error::io(exe, e))?.success() {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        return Err(Error::Data(format!(
+            "{failed} of {jobs} experiment workers failed (see their messages above)"
+        )));
+    }
+    Ok(())
+}
+
 /// Makes sure one worker builds `done`: returns `None` once `done` exists (waiting while
 /// another live worker builds it), or the claim under which this worker must build it.
 fn build_once(
@@ -611,10 +644,11 @@ pub fn run_experiment(
     };
     drop(baselines_claim);
 
-    let labeled = {
-        let qrels = index_data::load_qrels(&cfg.train_qrels, Some(&cfg.train_split), None)?;
-        Some((index_data::read_queries(&cfg.train_queries)?, qrels))
-    };
+    let labeled = Some(crate::data::load_training_judgments(
+        &cfg.train_queries,
+        &cfg.train_qrels,
+        &cfg.train_split,
+    )?);
     let init = reranker::resolve_model(&cfg.init)?;
     let shared_groups = cfg.out.join("groups.jsonl");
     let retrain_options = |train: TrainConfig, out: PathBuf| RetrainOptions {

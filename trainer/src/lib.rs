@@ -22,8 +22,8 @@ mod train;
 
 pub use bench::{bench_train, TrainBench};
 pub use data::{
-    build_groups, labeled_queries, load_groups, sample_group, save_groups, split_dev, Candidate,
-    DataStats, Group, Source, TrainQuery,
+    build_groups, labeled_queries, load_groups, load_training_judgments, sample_group, save_groups,
+    split_dev, Candidate, DataStats, Group, Source, TrainQuery,
 };
 pub use dev::{alpha_grid, DevCandidate, DevKind, DevQuery, DevScores, DevSet};
 pub use error::{Error, Result};

@@ -17,9 +17,10 @@
 
 use std::collections::HashMap;
 
-use engine::{passage_text, Engine};
+use engine::Engine;
 use index_data::Document;
 use rand::{Rng, SeedableRng};
+use search::passage_text;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Source, TrainQuery};

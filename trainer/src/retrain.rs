@@ -25,7 +25,7 @@ use crate::teacher::{consistency_filter, ConsistencyFilter, FilterReport};
 use crate::train::{train, TrainConfig, TrainState};
 
 /// Label-free training data: how many pseudo-queries, of which kinds, filtered how.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PseudoOptions {
     /// Documents to make training pseudo-queries from; `None`: sized to the corpus
     /// ([`default_pseudo_queries`]) when there are no judged queries, none when there are.
@@ -39,16 +39,6 @@ pub struct PseudoOptions {
     pub dev: Option<usize>,
 }
 
-impl Default for PseudoOptions {
-    fn default() -> Self {
-        PseudoOptions {
-            queries: None,
-            mix: PseudoMix::default(),
-            filter: ConsistencyFilter::default(),
-            dev: None,
-        }
-    }
-}
 
 /// Training pseudo-queries for a corpus of `docs` documents when none are asked for: a
 /// quarter of the documents, at least 100 and at most 800 (what a 5,000-document corpus
@@ -576,8 +566,8 @@ fn score_with_progress(
     dev: &DevSet,
     model: &dyn CrossEncoder,
     progress: &mut dyn FnMut(Stage, usize, usize),
-) -> Result<engine::CandidateScores> {
-    let mut out = engine::CandidateScores::default();
+) -> Result<search::CandidateScores> {
+    let mut out = search::CandidateScores::default();
     for (i, q) in dev.queries.iter().enumerate() {
         let one = DevSet {
             queries: vec![q.clone()],
@@ -615,7 +605,7 @@ pub fn install(student: &Path, index: &Path) -> Result<std::result::Result<PathB
     if !fusion.beats_bm25 {
         return Ok(Err(NotInstalled::NoGain(fusion)));
     }
-    let target = engine::installed_reranker_dir(index);
+    let target = search::installed_reranker_dir(index);
     crate::train::atomic_dir(&target, |dir| {
         for f in [
             "model.onnx",

@@ -1,7 +1,7 @@
 //! Index a BEIR collection, search it, and evaluate BM25 on its test queries.
 //!
 //! ```text
-//! cargo run --release -p search-examples --example basic_search -- ../shared/datasets/scifact
+//! cargo run --release -p search --example basic_search -- ../shared/datasets/scifact
 //! ```
 //!
 //! With no argument it indexes `../shared/datasets/scifact` relative to the workspace root.
@@ -9,9 +9,9 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use engine::metrics::{evaluate, EvalOptions, Measure};
-use engine::{Analysis, Engine, IndexOptions};
-use index_data::BeirDataset;
+use search::engine::{Analysis, Engine, IndexOptions};
+use search::index_data::BeirDataset;
+use search::metrics::{evaluate, EvalOptions, Measure};
 
 fn main() -> Result<()> {
     let root = std::env::args_os()
@@ -41,13 +41,11 @@ fn main() -> Result<()> {
 
     // Evaluate BM25 on the judged test queries, as trec_eval would.
     let qrels = dataset.qrels("test")?;
-    let queries: Vec<_> = dataset
+    let all = dataset
         .queries()?
-        .collect::<index_data::Result<Vec<_>>>()?
-        .into_iter()
-        .filter(|q| qrels.get(&q.id).is_some())
-        .collect();
-    let run = engine::bm25_run(&engine, &queries, 100)?;
+        .collect::<search::index_data::Result<Vec<_>>>()?;
+    let (queries, _) = search::index_data::judged_queries(all, &qrels);
+    let run = search::bm25_run(&engine, &queries, 100)?;
     let measures = [Measure::Ndcg(Some(10)), Measure::Recall(100)];
     let result = evaluate(&qrels, &run, &measures, &EvalOptions::default());
     for (m, v) in measures.iter().zip(&result.mean) {

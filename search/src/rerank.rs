@@ -1,22 +1,10 @@
-//! The search pipeline: BM25 candidates, optionally rescored by a cross-encoder and fused.
+//! The rerank pipeline: BM25 candidates rescored by a cross-encoder and fused with BM25.
 
+use engine::{Engine, Hit};
 use index_data::{Query, Run};
 use reranker::CrossEncoder;
 
 use crate::error::{Error, Result};
-use crate::index::{Engine, Hit};
-
-/// Runs every query in lenient mode and keeps the top `depth` documents of each, scored by
-/// BM25. A query that finds nothing is absent from the run.
-pub fn bm25_run(engine: &Engine, queries: &[Query], depth: usize) -> Result<Run> {
-    let mut run = Run::default();
-    for q in queries {
-        for (id, score) in engine.search_ids(&q.text, depth)? {
-            run.push(&q.id, &id, f64::from(score));
-        }
-    }
-    Ok(run)
-}
 
 /// The default BM25 weight of the fused score, chosen on SciFact *train* queries (a seeded
 /// sample of 200, BM25 top-100 reranked by the teacher): nDCG@10 0.7489 at 0.3, against
@@ -103,10 +91,10 @@ pub fn check_alpha(alpha: f64) -> Result<()> {
 fn check_scores(scores: &[f32]) -> Result<()> {
     let bad = scores.iter().filter(|s| !s.is_finite()).count();
     if bad > 0 {
-        return Err(Error::InvalidArgument(format!(
-            "the reranker scored {bad} of {} passages NaN or infinite: the model is broken",
-            scores.len()
-        )));
+        return Err(Error::NonFiniteScores {
+            bad,
+            total: scores.len(),
+        });
     }
     Ok(())
 }
@@ -229,6 +217,82 @@ pub fn score_candidates(
     Ok(out)
 }
 
+/// A system `eval` compares: BM25 alone, the cross-encoder alone, or the two fused.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum System {
+    /// BM25 alone (alpha 1).
+    Bm25,
+    /// The cross-encoder alone (alpha 0).
+    Alone,
+    /// Fused at this BM25 weight, strictly between 0 and 1.
+    Fused(f64),
+}
+
+impl System {
+    /// The systems for these BM25 weights, BM25 and the cross-encoder alone first, each once
+    /// (weights 1 and 0 are those two).
+    pub fn for_alphas(alphas: &[f64]) -> Vec<System> {
+        let mut out = vec![System::Bm25, System::Alone];
+        for &a in alphas {
+            let s = System::of_alpha(a);
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// The system of one BM25 weight.
+    pub fn of_alpha(alpha: f64) -> System {
+        if alpha >= 1.0 {
+            System::Bm25
+        } else if alpha <= 0.0 {
+            System::Alone
+        } else {
+            System::Fused(alpha)
+        }
+    }
+
+    /// Its BM25 weight.
+    pub fn alpha(self) -> f64 {
+        match self {
+            System::Bm25 => 1.0,
+            System::Alone => 0.0,
+            System::Fused(a) => a,
+        }
+    }
+
+    /// Its name in tables and run files, with `model` the cross-encoder's short name:
+    /// `bm25`, `student alone`, `bm25+student a=0.7`.
+    pub fn label(self, model: &str) -> String {
+        match self {
+            System::Bm25 => "bm25".into(),
+            System::Alone => format!("{model} alone"),
+            System::Fused(a) => format!("bm25+{model} a={a}"),
+        }
+    }
+}
+
+impl CandidateScores {
+    /// Each system's run and its evaluation against `qrels`.
+    pub fn evaluate_systems(
+        &self,
+        systems: &[System],
+        qrels: &index_data::Qrels,
+        measures: &[engine::metrics::Measure],
+        options: &engine::metrics::EvalOptions,
+    ) -> Vec<(System, Run, engine::metrics::Evaluation)> {
+        systems
+            .iter()
+            .map(|&s| {
+                let run = self.run(s.alpha());
+                let e = engine::metrics::evaluate(qrels, &run, measures, options);
+                (s, run, e)
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,9 +324,12 @@ mod tests {
         );
         let bm25 = c.run(1.0);
         assert_eq!(bm25.by_query["q"][0].score, 2.0);
+        // Runs list documents best first, whatever the BM25 order.
         let ce = c.run(0.0);
-        assert_eq!(ce.by_query["q"][1].score, 5.0);
+        assert_eq!(ce.by_query["q"][0].doc_id, "b");
+        assert_eq!(ce.by_query["q"][0].score, 5.0);
         let fused = c.run(0.25);
-        assert!(fused.by_query["q"][1].score > fused.by_query["q"][0].score);
+        assert_eq!(fused.by_query["q"][0].doc_id, "b");
+        assert!(fused.by_query["q"][0].score > fused.by_query["q"][1].score);
     }
 }

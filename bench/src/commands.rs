@@ -1,11 +1,12 @@
-//! `search-cli bench-rerank`: reranking throughput, Rust and Python side by side.
+//! The benchmark commands: reranking throughput (Rust and Python onnxruntime side by side),
+//! training throughput (candle and PyTorch side by side), and the pipeline end to end.
 
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::measure::{bench_pairs, time_scoring, time_tokenizer};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use engine::bench::{bench_pairs, time_scoring, time_tokenizer};
 use reranker::{CandleCrossEncoder, OnnxCrossEncoder, PairTokenizer, RerankerOptions};
 
 #[derive(Args)]
@@ -37,6 +38,11 @@ pub struct BenchRerankArgs {
     /// Skip the Python onnxruntime side.
     #[arg(long)]
     no_python: bool,
+}
+
+/// The Python side's scripts: this crate's `scripts/` (the benchmarks run from a checkout).
+fn scripts_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts")
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -85,7 +91,7 @@ pub fn bench_rerank(a: BenchRerankArgs) -> Result<()> {
             writeln!(w, "{}\t{}", clean(q), clean(p))?;
         }
     }
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench_python_ort.sh");
+    let script = scripts_dir().join("bench_python_ort.sh");
     let mut rust = Vec::new();
     let mut python = Vec::new();
     for _ in 0..a.rounds {
@@ -217,7 +223,7 @@ pub struct BenchTrainArgs {
     /// Rounds per side (alternating Rust and PyTorch).
     #[arg(long, default_value_t = 2)]
     rounds: usize,
-    /// Also time PyTorch (scripts/bench_train_torch.sh; installs torch on first use).
+    /// Also time PyTorch (bench/scripts/bench_train_torch.sh; installs torch on first use).
     #[arg(long)]
     torch: bool,
     /// Print JSON.
@@ -292,7 +298,7 @@ pub fn bench_train(a: BenchTrainArgs) -> Result<()> {
         a.threads,
         a.loss
     );
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench_train_torch.sh");
+    let script = scripts_dir().join("bench_train_torch.sh");
     let mut rows = Vec::new();
     let (mut rust_rates, mut torch_rates) = (Vec::new(), Vec::new());
     for round in 0..a.rounds {
@@ -371,7 +377,7 @@ pub struct BenchPipelineArgs {
     #[arg(long, value_delimiter = ',', default_value = "256")]
     max_lens: Vec<usize>,
     /// Weight of BM25 in the fused score.
-    #[arg(long, default_value_t = engine::DEFAULT_ALPHA)]
+    #[arg(long, default_value_t = search::DEFAULT_ALPHA)]
     alpha: f64,
     /// Inference threads.
     #[arg(long, default_value_t = 2)]
@@ -415,12 +421,12 @@ pub fn bench_pipeline(a: BenchPipelineArgs) -> Result<()> {
             };
             let model = reranker::load_cross_encoder(name, &options)?;
             for &depth in &a.depths {
-                let r = engine::bench::bench_pipeline(
+                let r = crate::measure::bench_pipeline(
                     &engine,
                     model.as_ref(),
                     &queries,
                     &qrels,
-                    &engine::RerankOptions {
+                    &search::RerankOptions {
                         depth,
                         alpha: a.alpha,
                     },

@@ -1,1 +1,0 @@
-//! Runnable examples of the library API; see the `[[example]]` entries in Cargo.toml.

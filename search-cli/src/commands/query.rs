@@ -1,0 +1,57 @@
+//! `search-cli query`.
+
+use std::io::Write;
+
+use anyhow::{bail, Result};
+use engine::{Engine, QuerySyntax};
+use search::Reranker;
+
+use crate::args::QueryArgs;
+use crate::output;
+
+pub fn query(a: QueryArgs) -> Result<()> {
+    let engine = Engine::open(&a.index)?;
+    let mut out = std::io::stdout().lock();
+    // Reranking is the default, but for tantivy's syntax (which reranking cannot read).
+    let rerank = !a.no_rerank && (a.model.rerank.is_some() || !a.syntax);
+    if rerank {
+        if a.syntax {
+            bail!("--syntax and --rerank cannot be combined (reranking reads the query as text)");
+        }
+        let mut reranker =
+            Reranker::choose(&a.index, a.model.rerank.as_deref(), &a.model.options())
+                .map_err(|e| {
+                    if a.model.rerank.is_none() {
+                        anyhow::anyhow!(
+                            "{e} (the default reranker; --no-rerank queries BM25 alone)"
+                        )
+                    } else {
+                        e.into()
+                    }
+                })?
+                .with_depth(a.depth);
+        if let Some(alpha) = a.alpha {
+            reranker = reranker.with_alpha(alpha)?;
+        }
+        let hits = reranker.search(&engine, &a.text, a.k)?;
+        if a.json {
+            output::write_reranked_json(&mut out, &a.text, &reranker, &hits)?;
+        } else {
+            output::write_reranked_table(&mut out, &hits)?;
+        }
+    } else {
+        let syntax = if a.syntax {
+            QuerySyntax::Tantivy
+        } else {
+            QuerySyntax::Lenient
+        };
+        let hits = engine.search_with(&a.text, a.k, syntax)?;
+        if a.json {
+            output::write_hits_json(&mut out, &a.text, &hits)?;
+        } else {
+            output::write_hits_table(&mut out, &hits)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

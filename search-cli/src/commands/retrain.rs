@@ -1,0 +1,119 @@
+//! `search-cli retrain`.
+
+use anyhow::Result;
+use reranker::RerankerOptions;
+
+use crate::args::RetrainArgs;
+use crate::output;
+
+pub fn retrain(a: RetrainArgs) -> Result<()> {
+    let labeled = match (&a.queries, &a.qrels) {
+        (Some(q), Some(r)) => Some(trainer::load_training_judgments(q, r, &a.split)?),
+        _ => None,
+    };
+    let init = reranker::resolve_model(&a.init)?;
+    let layers = match (a.layers, a.num_layers) {
+        (Some(l), _) => Some(l),
+        (None, Some(k)) => Some((0..k).collect()),
+        (None, None) => None,
+    };
+    let fused = trainer::RankBy::Fused {
+        alpha: a.target_alpha,
+    };
+    let select = a.select.unwrap_or(if labeled.is_some() {
+        trainer::Select::Alone
+    } else {
+        trainer::Select::Fused
+    });
+    let out = a.out.clone().unwrap_or_else(|| a.index.join("retrain"));
+    let options = trainer::RetrainOptions {
+        index: a.index.clone(),
+        labeled,
+        pseudo: trainer::PseudoOptions {
+            queries: a.pseudo_queries,
+            mix: a.pseudo_kinds,
+            filter: trainer::ConsistencyFilter {
+                top: a.filter_top,
+                by: if a.filter_by == "fused" {
+                    fused
+                } else {
+                    trainer::RankBy::Teacher
+                },
+            },
+            dev: a.pseudo_dev,
+        },
+        dev_fraction: a.dev_fraction,
+        split_seed: a.split_seed,
+        teacher: a.teacher,
+        teacher_options: RerankerOptions {
+            max_len: a.max_len,
+            num_threads: a.threads,
+            ..Default::default()
+        },
+        depth: a.depth,
+        score_cache: None,
+        rebuild_groups: a.rebuild_groups,
+        train: trainer::TrainConfig {
+            loss: a.loss,
+            gamma: a.gamma,
+            beta: a.beta,
+            tau: a.tau,
+            attach_weights: a.attach_weights,
+            epochs: a.epochs,
+            lr: a.lr,
+            batch: a.batch,
+            group_size: a.group_size,
+            max_len: a.max_len,
+            seed: a.seed,
+            eval_every: a.eval_every,
+            dev_depth: a.dev_depth,
+            init,
+            layers,
+            target: if a.target == "fused" {
+                trainer::Target::Fused {
+                    alpha: a.target_alpha,
+                }
+            } else {
+                trainer::Target::Teacher
+            },
+            select,
+            ..Default::default()
+        },
+        fusion_depth: a.fusion_depth,
+        out: out.clone(),
+    };
+    let mut progress = crate::progress::StageProgress::new();
+    if a.dry_run {
+        let (train, dev) = trainer::dry_run(&options, &mut |s, d, t| {
+            progress.update(s.name(), "documents", d, t)
+        })?;
+        progress.finish();
+        output::print_queries(&train, &dev, &out);
+        return Ok(());
+    }
+    let report = trainer::retrain(&options, &mut |stage, done, total| {
+        let unit = match stage {
+            trainer::Stage::Queries => "documents",
+            trainer::Stage::Training => "steps",
+            _ => "queries",
+        };
+        progress.update(stage.name(), unit, done, total)
+    })?;
+    progress.finish();
+    output::print_retrain(&report, &out);
+    if a.install {
+        match trainer::install(&out, &a.index)? {
+            Ok(dir) => println!(
+                "installed as the reranker of {} ({}): `search-cli query --index {}` now reranks with it",
+                a.index.display(),
+                dir.display(),
+                a.index.display()
+            ),
+            Err(trainer::NotInstalled::NoGain(f)) => println!(
+                "not installed: on its dev queries the student does not beat BM25 ({}); the index keeps its current reranker",
+                f.chosen_on
+            ),
+        }
+    }
+    Ok(())
+}

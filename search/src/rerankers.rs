@@ -1,0 +1,140 @@
+//! [`Reranker`]: a cross-encoder together with the BM25 weight and depth it is used at.
+
+use std::path::Path;
+
+use engine::Engine;
+use reranker::{CrossEncoder, RerankerOptions};
+
+use crate::error::Result;
+use crate::rerank::{
+    check_alpha, installed_reranker, search_reranked, RerankOptions, RerankedHit, DEFAULT_ALPHA,
+};
+
+/// A cross-encoder ready to rerank: the model, and the BM25 weight (`alpha`) and candidate
+/// depth it fuses at. Loaded from a folder with a `fusion.json` (what `retrain` writes, and
+/// the bundled student has), it fuses at the weight chosen for it on held-out queries, as
+/// `search-cli` does; otherwise at [`DEFAULT_ALPHA`].
+#[derive(Debug)]
+pub struct Reranker {
+    model: Box<dyn CrossEncoder>,
+    name: String,
+    options: RerankOptions,
+    installed: bool,
+}
+
+/// What a command's `--rerank` without a model name asks for: the index's own reranker,
+/// else the bundled student.
+pub const DEFAULT_CHOICE: &str = "default";
+
+impl Reranker {
+    /// Loads a model by name (`student`, `teacher`) or folder, with default inference
+    /// settings.
+    pub fn load(name: &str) -> Result<Reranker> {
+        Self::load_with(name, &RerankerOptions::default())
+    }
+
+    /// Loads a model by name or folder with these inference settings.
+    pub fn load_with(name: &str, options: &RerankerOptions) -> Result<Reranker> {
+        let dir = reranker::resolve_model(name)?;
+        let model = reranker::load_cross_encoder(name, options)?;
+        let alpha = reranker::recommended_alpha(&dir).unwrap_or(DEFAULT_ALPHA);
+        Ok(Reranker {
+            model,
+            name: name.to_owned(),
+            options: RerankOptions {
+                alpha,
+                ..RerankOptions::default()
+            },
+            installed: false,
+        })
+    }
+
+    /// The reranker a command asks for: `None` or [`DEFAULT_CHOICE`] is the index's own
+    /// (else the bundled student); anything else a model name or folder.
+    pub fn choose(
+        index: &Path,
+        requested: Option<&str>,
+        options: &RerankerOptions,
+    ) -> Result<Reranker> {
+        match requested {
+            None | Some(DEFAULT_CHOICE) => Self::for_index(index, options),
+            Some(name) => Self::load_with(name, options),
+        }
+    }
+
+    /// A short name for tables and run tags: a model's name as it is, the index's own
+    /// reranker as `index-reranker`, another folder by its last component.
+    pub fn label(&self) -> String {
+        if self.installed {
+            return "index-reranker".into();
+        }
+        if reranker::KNOWN_MODELS.contains(&self.name.as_str()) {
+            return self.name.clone();
+        }
+        Path::new(&self.name)
+            .file_name()
+            .map_or_else(|| self.name.clone(), |n| n.to_string_lossy().into_owned())
+    }
+
+    /// The reranker of the index in `index`: its installed one if there is one, else the
+    /// bundled student ([`reranker::DEFAULT_RERANKER`]).
+    pub fn for_index(index: &Path, options: &RerankerOptions) -> Result<Reranker> {
+        match installed_reranker(index) {
+            Some(dir) => {
+                let mut r = Self::load_with(&dir.display().to_string(), options)?;
+                r.installed = true;
+                Ok(r)
+            }
+            None => Self::load_with(reranker::DEFAULT_RERANKER, options),
+        }
+    }
+
+    /// The same reranker fusing at another BM25 weight (in [0, 1]).
+    pub fn with_alpha(mut self, alpha: f64) -> Result<Reranker> {
+        check_alpha(alpha)?;
+        self.options.alpha = alpha;
+        Ok(self)
+    }
+
+    /// The same reranker rescoring BM25's top `depth` candidates (default 100).
+    pub fn with_depth(mut self, depth: usize) -> Reranker {
+        self.options.depth = depth;
+        self
+    }
+
+    /// BM25's weight in the fused score.
+    pub fn alpha(&self) -> f64 {
+        self.options.alpha
+    }
+
+    /// BM25 candidates rescored per query.
+    pub fn depth(&self) -> usize {
+        self.options.depth
+    }
+
+    /// The depth and weight, as the pipeline functions take them.
+    pub fn options(&self) -> RerankOptions {
+        self.options
+    }
+
+    /// The name or folder it was loaded from.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The cross-encoder.
+    pub fn model(&self) -> &dyn CrossEncoder {
+        self.model.as_ref()
+    }
+
+    /// BM25's top [`depth`](Reranker::depth) for `query`, rescored by the cross-encoder and
+    /// fused at [`alpha`](Reranker::alpha); the best `k`, best first.
+    pub fn search(
+        &self,
+        index: &impl AsRef<Engine>,
+        query: &str,
+        k: usize,
+    ) -> Result<Vec<RerankedHit>> {
+        search_reranked(index.as_ref(), self.model(), query, k, &self.options)
+    }
+}
