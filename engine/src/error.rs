@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// No index at the path (no `engine.json` / tantivy `meta.json`).
-    #[error("no index at {}: create one with `search-cli index --index {0}`", path.display())]
+    #[error("no index at {}", path.display())]
     NoIndex {
         /// The folder that was opened.
         path: PathBuf,

@@ -151,6 +151,7 @@ pub type Progress = Box<dyn Fn(usize, usize) + Send + Sync>;
 /// not scored again; new ones are scored in chunks and appended as each chunk finishes.
 pub struct CachedCrossEncoder<E> {
     inner: E,
+    cache_path: PathBuf,
     cache: Mutex<ScoreCache>,
     chunk: usize,
     progress: Option<Progress>,
@@ -170,6 +171,7 @@ impl<E: CrossEncoder> CachedCrossEncoder<E> {
     pub fn new(inner: E, cache: ScoreCache, chunk: usize) -> Self {
         CachedCrossEncoder {
             inner,
+            cache_path: cache.path.clone(),
             cache: Mutex::new(cache),
             chunk: chunk.max(1),
             progress: None,
@@ -224,7 +226,10 @@ impl<E: CrossEncoder> CrossEncoder for CachedCrossEncoder<E> {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert_all(&items)
-                .map_err(|e| ScoreError::Inference(format!("writing the score cache: {e}")))?;
+                .map_err(|source| ScoreError::Cache {
+                    path: self.cache_path.clone(),
+                    source,
+                })?;
             for (&i, s) in chunk.iter().zip(scores) {
                 out[i] = s;
             }

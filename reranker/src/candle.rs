@@ -24,10 +24,8 @@ pub fn read_config(path: impl AsRef<Path>) -> Result<BertConfig, LoadError> {
             }
         }
     })?;
-    let cfg: BertConfig = serde_json::from_str(&text).map_err(|e| LoadError::Corrupt {
-        path: path.into(),
-        message: e.to_string(),
-    })?;
+    let cfg: BertConfig =
+        serde_json::from_str(&text).map_err(|e| LoadError::unreadable(path, e))?;
     cfg.validate().map_err(|message| LoadError::Corrupt {
         path: path.into(),
         message,
@@ -43,12 +41,8 @@ fn tensor_names(weights: &Path) -> Result<Vec<String>, LoadError> {
         });
     }
     // SAFETY: the file is memory-mapped read-only; it must not be changed while mapped.
-    let st = unsafe { candle_core::safetensors::MmapedSafetensors::new(weights) }.map_err(|e| {
-        LoadError::Corrupt {
-            path: weights.into(),
-            message: e.to_string(),
-        }
-    })?;
+    let st = unsafe { candle_core::safetensors::MmapedSafetensors::new(weights) }
+        .map_err(|e| LoadError::unreadable(weights, e))?;
     Ok(st.tensors().into_iter().map(|(n, _)| n).collect())
 }
 
@@ -68,12 +62,8 @@ pub fn has_bert_prefix(weights: &Path) -> Result<bool, LoadError> {
         });
     }
     // SAFETY: the file is memory-mapped read-only; it must not be changed while mapped.
-    let st = unsafe { candle_core::safetensors::MmapedSafetensors::new(weights) }.map_err(|e| {
-        LoadError::Corrupt {
-            path: weights.into(),
-            message: e.to_string(),
-        }
-    })?;
+    let st = unsafe { candle_core::safetensors::MmapedSafetensors::new(weights) }
+        .map_err(|e| LoadError::unreadable(weights, e))?;
     Ok(st.tensors().iter().any(|(n, _)| n.starts_with("bert.")))
 }
 
@@ -89,14 +79,8 @@ pub fn load_bert_dir(dir: impl AsRef<Path>) -> Result<BertCrossEncoder, LoadErro
     let prefix = has_bert_prefix(&weights)?;
     // SAFETY: as above.
     let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &Device::Cpu) }
-        .map_err(|e| LoadError::Corrupt {
-            path: weights.clone(),
-            message: e.to_string(),
-        })?;
-    BertCrossEncoder::load(&config, vb, prefix).map_err(|e| LoadError::Corrupt {
-        path: weights,
-        message: e.to_string(),
-    })
+        .map_err(|e| LoadError::unreadable(weights.clone(), e))?;
+    BertCrossEncoder::load(&config, vb, prefix).map_err(|e| LoadError::unreadable(weights, e))
 }
 
 /// A BERT cross-encoder run by candle on the CPU (the same model code the trainer trains).

@@ -22,7 +22,7 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    /// A file is there but its content is wrong (bad JSON, bad tensors, bad ONNX ...).
+    /// A file is there but its content is wrong (bad settings, a missing input ...).
     #[error("{}: {message}", path.display())]
     Corrupt {
         /// The file.
@@ -30,8 +30,18 @@ pub enum LoadError {
         /// What is wrong.
         message: String,
     },
+    /// A file is there but its reader refused it (bad JSON, bad tensors, bad ONNX, a bad
+    /// tokenizer); the reader's error is kept as the source.
+    #[error("{}: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What the reader said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The ONNX Runtime library could not be loaded or is incompatible.
-    #[error("ONNX Runtime library {}: {message} (run `python3 scripts/fetch_models.py`, or set ORT_DYLIB_PATH)", path.display())]
+    #[error("ONNX Runtime library {}: {message} (set ORT_DYLIB_PATH to use another)", path.display())]
     Runtime {
         /// The library path tried.
         path: PathBuf,
@@ -45,7 +55,7 @@ pub enum LoadError {
         path: PathBuf,
     },
     /// A short model name that is not known, or a folder that does not exist.
-    #[error("no model `{name}`: not a folder, and not one of the fetched models (teacher, splade-tiny, minilm-l6) under {}", dir.display())]
+    #[error("no model `{name}`: not a folder, and not one of the known models (student, teacher, splade-tiny, minilm-l6) under {}", dir.display())]
     UnknownModel {
         /// The name or path given.
         name: String,
@@ -60,10 +70,30 @@ pub enum LoadError {
 pub enum ScoreError {
     /// The tokenizer failed on an input.
     #[error("tokenization failed: {0}")]
-    Tokenize(String),
-    /// The model failed to run.
-    #[error("inference failed: {0}")]
-    Inference(String),
+    Tokenize(#[source] tokenizers::Error),
+    /// candle failed to run the model.
+    #[error("inference failed (candle): {0}")]
+    Candle(#[from] candle_core::Error),
+    /// ONNX Runtime failed to run the model.
+    #[error("inference failed (ONNX Runtime): {0}")]
+    Ort(#[from] ort::Error),
+    /// The model's output does not have one score per input pair.
+    #[error("the model returned {got} scores for a batch of {batch} pairs")]
+    Shape {
+        /// Scores returned.
+        got: usize,
+        /// Pairs given.
+        batch: usize,
+    },
+    /// The score cache could not be written.
+    #[error("writing the score cache {}: {source}", path.display())]
+    Cache {
+        /// The cache file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Writing an ONNX model failed.
@@ -83,14 +113,15 @@ pub enum ExportError {
     },
 }
 
-impl From<candle_core::Error> for ScoreError {
-    fn from(e: candle_core::Error) -> Self {
-        ScoreError::Inference(e.to_string())
-    }
-}
-
-impl From<ort::Error> for ScoreError {
-    fn from(e: ort::Error) -> Self {
-        ScoreError::Inference(e.to_string())
+impl LoadError {
+    /// A reader's error about `path`, kept as the source.
+    pub(crate) fn unreadable(
+        path: impl Into<PathBuf>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        LoadError::Unreadable {
+            path: path.into(),
+            source: source.into(),
+        }
     }
 }

@@ -106,17 +106,18 @@ impl OnnxCrossEncoder {
             path: model_path.clone(),
             message,
         };
+        let unreadable = |e: ort::Error| LoadError::unreadable(&model_path, e);
         let threads = options.threads();
         let session = Session::builder(env)
-            .map_err(|e| corrupt(e.to_string()))?
+            .map_err(|e| unreadable(e.into()))?
             .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| corrupt(e.to_string()))?
+            .map_err(|e| unreadable(e.into()))?
             .with_intra_threads(threads)
-            .map_err(|e| corrupt(e.to_string()))?
+            .map_err(|e| unreadable(e.into()))?
             .with_inter_threads(1)
-            .map_err(|e| corrupt(e.to_string()))?
+            .map_err(|e| unreadable(e.into()))?
             .commit_from_file(&model_path)
-            .map_err(|e| corrupt(e.to_string()))?;
+            .map_err(|e| unreadable(e.into()))?;
         let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
         for required in ["input_ids", "attention_mask"] {
             if !names.contains(&required) {
@@ -163,10 +164,10 @@ impl OnnxCrossEncoder {
             1
         };
         if cols == 0 || data.len() != batch.batch * cols {
-            return Err(ScoreError::Inference(format!(
-                "unexpected output shape {shape:?} for a batch of {}",
-                batch.batch
-            )));
+            return Err(ScoreError::Shape {
+                got: data.len(),
+                batch: batch.batch,
+            });
         }
         // One logit per row; for two-class heads, the last column (the "relevant" class).
         Ok(data.chunks(cols).map(|row| row[cols - 1]).collect())

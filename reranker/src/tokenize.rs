@@ -93,10 +93,8 @@ impl PairTokenizer {
         if !path.exists() {
             return Err(LoadError::MissingFile { path: path.into() });
         }
-        let mut tokenizer = Tokenizer::from_file(path).map_err(|e| LoadError::Corrupt {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
+        let mut tokenizer =
+            Tokenizer::from_file(path).map_err(|e| LoadError::unreadable(path, e))?;
         let pad_id = tokenizer
             .get_padding()
             .map(|p| p.pad_id)
@@ -106,10 +104,7 @@ impl PairTokenizer {
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(None)
-            .map_err(|e| LoadError::Corrupt {
-                path: path.into(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| LoadError::unreadable(path, e))?;
         let special_tokens = tokenizer
             .get_post_processor()
             .map(|p| tokenizers::PostProcessor::added_tokens(p, true))
@@ -141,7 +136,7 @@ impl PairTokenizer {
     fn encode_text(&self, text: &str) -> Result<Encoding, ScoreError> {
         self.tokenizer
             .encode(text, false)
-            .map_err(|e| ScoreError::Tokenize(e.to_string()))
+            .map_err(ScoreError::Tokenize)
     }
 
     fn join(&self, query: &Encoding, passage: &Encoding) -> Result<EncodedPair, ScoreError> {
@@ -161,7 +156,7 @@ impl PairTokenizer {
         let joined = self
             .tokenizer
             .post_process(q, Some(p), true)
-            .map_err(|e| ScoreError::Tokenize(e.to_string()))?;
+            .map_err(ScoreError::Tokenize)?;
         Ok(EncodedPair {
             ids: joined.get_ids().to_vec(),
             type_ids: joined.get_type_ids().to_vec(),
@@ -174,7 +169,7 @@ impl PairTokenizer {
         let encoded = self
             .tokenizer
             .encode_batch(passages, false)
-            .map_err(|e| ScoreError::Tokenize(e.to_string()))?;
+            .map_err(ScoreError::Tokenize)?;
         let mut out = Vec::with_capacity(pairs.len());
         let mut last: Option<(&str, Encoding)> = None;
         for ((query, _), passage) in pairs.iter().zip(&encoded) {
@@ -221,11 +216,10 @@ pub(crate) fn score_sorted(
         let batch = Batch::pad(&rows, pad_id);
         let out = forward(&batch)?;
         if out.len() != chunk.len() {
-            return Err(ScoreError::Inference(format!(
-                "model returned {} scores for a batch of {}",
-                out.len(),
-                chunk.len()
-            )));
+            return Err(ScoreError::Shape {
+                got: out.len(),
+                batch: chunk.len(),
+            });
         }
         for (&i, s) in chunk.iter().zip(out) {
             scores[i] = s;

@@ -51,7 +51,7 @@ pub fn bench_train(
     warmup: usize,
 ) -> Result<TrainBench> {
     if cfg.batch == 0 {
-        return Err(Error::Data("batch ≥ 1 is needed".into()));
+        return Err(Error::Settings("batch ≥ 1 is needed".into()));
     }
     let usable = usable_groups(groups, cfg)?;
     let mut tr = Trainer::from_init(cfg)?;

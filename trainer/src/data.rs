@@ -293,7 +293,7 @@ pub fn sample_group<'a, R: Rng>(g: &'a Group, size: usize, rng: &mut R) -> Vec<&
 pub fn save_groups(path: &Path, groups: &[Group]) -> Result<()> {
     let mut text = String::new();
     for g in groups {
-        text.push_str(&serde_json::to_string(g).map_err(|e| Error::Data(e.to_string()))?);
+        text.push_str(&serde_json::to_string(g).map_err(|e| Error::json(path, e))?);
         text.push('\n');
     }
     let tmp = path.with_extension("tmp");
@@ -308,8 +308,11 @@ pub fn load_groups(path: &Path) -> Result<Vec<Group>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| Error::Data(format!("{}:{}: {e}", path.display(), i + 1)))
+            serde_json::from_str(l).map_err(|source| Error::Json {
+                path: path.into(),
+                line: Some(i as u64 + 1),
+                source,
+            })
         })
         .collect()
 }

@@ -135,16 +135,16 @@ impl DevSet {
             let (Some(kind), Some(shown), [source]) =
                 (q.kind, q.positive_text.as_deref(), q.positives.as_slice())
             else {
-                return Err(Error::Data(format!(
-                    "dev query `{}` is not a pseudo-query with one source document",
-                    q.id
-                )));
+                return Err(Error::DevQuery {
+                    id: q.id.clone(),
+                    reason: "not a pseudo-query with one source document".into(),
+                });
             };
             if !kind.removed_from_positive() {
-                return Err(Error::Data(format!(
-                    "dev query `{}`: {kind} queries keep their text in the source document",
-                    q.id
-                )));
+                return Err(Error::DevQuery {
+                    id: q.id.clone(),
+                    reason: format!("{kind} queries keep their text in the source document"),
+                });
             }
             // One more than `depth`: the source document only loses score, so the true top
             // `depth` of the index without the query's text is among these.

@@ -290,7 +290,7 @@ pub struct Baseline {
 /// Reads an experiment configuration.
 pub fn read_config(path: &Path) -> Result<ExperimentConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+    serde_json::from_str(&text).map_err(|e| Error::json(path, e))
 }
 
 /// The folder of one run.
@@ -316,7 +316,7 @@ fn load_evals(cfg: &ExperimentConfig) -> Result<Vec<EvalSet>> {
                 .filter(|q| qrels.get(&q.id).is_some())
                 .collect::<Vec<_>>();
             if queries.is_empty() {
-                return Err(Error::Data(format!(
+                return Err(Error::Experiment(format!(
                     "evaluation `{}`: no query of {} is judged in {}",
                     e.name,
                     e.queries.display(),
@@ -360,7 +360,7 @@ fn dev_set(cfg: &ExperimentConfig, dir: &Path) -> Result<EvalSet> {
         .data
         .get("dev_query_ids")
         .and_then(|v| v.as_array())
-        .ok_or_else(|| Error::Data(format!("{}: no data.dev_query_ids", path.display())))?
+        .ok_or_else(|| Error::Experiment(format!("{}: no data.dev_query_ids", path.display())))?
         .iter()
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect();
@@ -370,7 +370,7 @@ fn dev_set(cfg: &ExperimentConfig, dir: &Path) -> Result<EvalSet> {
         .filter(|q| ids.contains(&q.id) && qrels.get(&q.id).is_some())
         .collect();
     if queries.is_empty() {
-        return Err(Error::Data(format!(
+        return Err(Error::Experiment(format!(
             "{}: none of its dev queries is judged in {}",
             path.display(),
             cfg.train_qrels.display()
@@ -457,7 +457,7 @@ fn dev_alpha(result: &RunResult, cfg: &ExperimentConfig) -> f64 {
 }
 
 fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
-    let text = serde_json::to_string_pretty(v).map_err(|e| Error::Data(e.to_string()))?;
+    let text = serde_json::to_string_pretty(v).map_err(|e| Error::json(path, e))?;
     write_atomic(path, text.as_bytes())
 }
 
@@ -548,7 +548,7 @@ pub fn run_workers(
         }
     }
     if failed > 0 {
-        return Err(Error::Data(format!(
+        return Err(Error::Experiment(format!(
             "{failed} of {jobs} experiment workers failed (see their messages above)"
         )));
     }
@@ -582,7 +582,7 @@ fn build_once(
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+    serde_json::from_str(&text).map_err(|e| Error::json(path, e))
 }
 
 /// Runs every run of `cfg` that has no `result.json` yet (all of them if `only` is empty,
@@ -800,7 +800,7 @@ fn check_settings(dir: &Path, want: &TrainConfig) -> Result<()> {
         if a == b {
             Ok(())
         } else {
-            Err(Error::Data(format!(
+            Err(Error::Experiment(format!(
                 "{}: this finished run has {field} = {a}, its family in the configuration asks \
                  for {b}; give the family another name or move the run away",
                 path.display()

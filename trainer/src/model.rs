@@ -46,14 +46,14 @@ pub fn student_from_checkpoint(
         .iter()
         .find(|&&l| l >= config.num_hidden_layers)
     {
-        return Err(Error::Data(format!(
+        return Err(Error::Settings(format!(
             "layer {bad} does not exist: {} has {} layers",
             init.display(),
             config.num_hidden_layers
         )));
     }
     if source_layers.is_empty() {
-        return Err(Error::Data("keep at least one layer".into()));
+        return Err(Error::Settings("keep at least one layer".into()));
     }
     let mut weights = init.join("model.safetensors");
     let tensors = if !weights.exists() && init.join("model.onnx").exists() {
@@ -86,12 +86,14 @@ pub fn student_from_checkpoint(
         match find_source(name, &tensors, &source_layers) {
             Some(t) => {
                 if t.dims() != var.dims() {
-                    return Err(Error::Data(format!(
-                        "{}: tensor for {name} has shape {:?}, the model needs {:?}",
-                        weights.display(),
-                        t.dims(),
-                        var.dims()
-                    )));
+                    return Err(Error::Checkpoint {
+                        path: weights.clone(),
+                        message: format!(
+                            "tensor for {name} has shape {:?}, the model needs {:?}",
+                            t.dims(),
+                            var.dims()
+                        ),
+                    });
                 }
                 var.set(&t.to_dtype(DType::F32)?)?;
                 loaded += 1;
@@ -109,10 +111,10 @@ pub fn student_from_checkpoint(
     }
     fresh.sort();
     if loaded == 0 {
-        return Err(Error::Data(format!(
-            "{}: no tensor matches a BERT encoder",
-            weights.display()
-        )));
+        return Err(Error::Checkpoint {
+            path: weights,
+            message: "no tensor matches a BERT encoder".into(),
+        });
     }
     Ok(Student {
         varmap,

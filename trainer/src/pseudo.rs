@@ -159,7 +159,7 @@ pub fn pseudo_queries_for(
     seed: u64,
 ) -> Result<Vec<TrainQuery>> {
     if mix.0.is_empty() {
-        return Err(Error::Data("no pseudo-query kind to make".into()));
+        return Err(Error::Settings("no pseudo-query kind to make".into()));
     }
     let terms = TermWeights::new(engine);
     let mut out = Vec::new();

@@ -39,7 +39,6 @@ pub struct PseudoOptions {
     pub dev: Option<usize>,
 }
 
-
 /// Training pseudo-queries for a corpus of `docs` documents when none are asked for: a
 /// quarter of the documents, at least 100 and at most 800 (what a 5,000-document corpus
 /// retrains on in about half an hour of a 2-core machine, teacher scoring included).
@@ -317,10 +316,7 @@ fn make_queries(
         }
     }
     if train_q.is_empty() {
-        return Err(Error::Data(
-            "no training queries: give judged queries, or pseudo-queries (the index may have no document to make one from)"
-                .into(),
-        ));
+        return Err(Error::NoTrainingQueries);
     }
     let dev_qrels = if dev_kind == Some(DevKind::Judged) {
         qrels.clone()
@@ -462,10 +458,9 @@ pub fn retrain(
     costs.group_pairs = groups.iter().map(|g| g.candidates.len()).sum();
     let (groups, filter) = consistency_filter(groups, &options.pseudo.filter)?;
     if groups.is_empty() {
-        return Err(Error::Data(format!(
-            "the consistency filter (teacher rank ≤ {}) kept no training query: loosen it",
-            options.pseudo.filter.top
-        )));
+        return Err(Error::FilterKeptNothing {
+            top: options.pseudo.filter.top,
+        });
     }
 
     let dev_ids: Vec<String> = queries.dev.iter().map(|q| q.id.clone()).collect();
@@ -490,7 +485,8 @@ pub fn retrain(
         &options.train,
         &groups,
         dev.as_ref(),
-        serde_json::to_value(&data).map_err(|e| Error::Data(e.to_string()))?,
+        serde_json::to_value(&data)
+            .map_err(|e| Error::json(&options.out.join("training.json"), e))?,
         &options.out,
         &mut |s, total, _| progress(Stage::Training, s, total),
     )?;
@@ -530,16 +526,16 @@ fn check_out(options: &RetrainOptions) -> Result<()> {
         _ => false,
     };
     if same(&options.out, &options.train.init) {
-        return Err(Error::Data(format!(
-            "the output folder {} is the starting checkpoint's: the student would overwrite what it starts from (choose another output folder)",
-            options.out.display()
-        )));
+        return Err(Error::OutputIsInput {
+            path: options.out.clone(),
+            what: "the starting checkpoint's folder",
+        });
     }
     if same(&options.out, &options.index) {
-        return Err(Error::Data(format!(
-            "the output folder {} is the index itself: choose another (the default is a retrain folder inside the index)",
-            options.out.display()
-        )));
+        return Err(Error::OutputIsInput {
+            path: options.out.clone(),
+            what: "the index",
+        });
     }
     Ok(())
 }
@@ -600,8 +596,7 @@ pub enum NotInstalled {
 pub fn install(student: &Path, index: &Path) -> Result<std::result::Result<PathBuf, NotInstalled>> {
     let fusion_path = student.join("fusion.json");
     let text = std::fs::read_to_string(&fusion_path).map_err(|e| Error::io(&fusion_path, e))?;
-    let fusion: Fusion = serde_json::from_str(&text)
-        .map_err(|e| Error::Data(format!("{}: {e}", fusion_path.display())))?;
+    let fusion: Fusion = serde_json::from_str(&text).map_err(|e| Error::json(&fusion_path, e))?;
     if !fusion.beats_bm25 {
         return Ok(Err(NotInstalled::NoGain(fusion)));
     }

@@ -83,10 +83,9 @@ fn min_max(xs: &[f64]) -> Vec<f64> {
 /// over the group; an error if a BM25 score is missing (groups written by an older version).
 fn fused(g: &Group, alpha: f64) -> Result<Vec<f64>> {
     if g.candidates.iter().any(|c| !c.bm25.is_finite()) {
-        return Err(Error::Data(format!(
-            "group `{}` has no BM25 scores (built by an older version): rebuild the groups",
-            g.query_id
-        )));
+        return Err(Error::OutdatedGroups {
+            query_id: g.query_id.clone(),
+        });
     }
     let bm25: Vec<f64> = g.candidates.iter().map(|c| f64::from(c.bm25)).collect();
     let teacher: Vec<f64> = g.candidates.iter().map(|c| f64::from(c.teacher)).collect();
@@ -147,7 +146,7 @@ pub fn apply_target(groups: &mut [Group], target: Target) -> Result<()> {
         return Ok(());
     };
     if !(0.0..=1.0).contains(&alpha) {
-        return Err(Error::Data(format!(
+        return Err(Error::Settings(format!(
             "the fused target's BM25 weight must be in [0, 1], not {alpha}"
         )));
     }

@@ -385,10 +385,9 @@ pub(crate) fn usable_groups<'a>(groups: &'a [Group], cfg: &TrainConfig) -> Resul
         })
         .collect();
     if usable.is_empty() {
-        return Err(Error::Data(format!(
-            "no training group has {} candidates with a positive",
-            cfg.group_size
-        )));
+        return Err(Error::NoUsableGroups {
+            group_size: cfg.group_size,
+        });
     }
     Ok(usable)
 }
@@ -409,7 +408,7 @@ pub(crate) fn atomic_dir(final_dir: &Path, fill: impl FnOnce(&Path) -> Result<()
 }
 
 pub(crate) fn write_json(path: &Path, v: &impl Serialize) -> Result<()> {
-    let text = serde_json::to_string_pretty(v).map_err(|e| Error::Data(e.to_string()))?;
+    let text = serde_json::to_string_pretty(v).map_err(|e| Error::json(path, e))?;
     std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
@@ -436,7 +435,7 @@ pub fn train(
     progress: &mut dyn FnMut(usize, usize, f64),
 ) -> Result<TrainState> {
     if cfg.batch == 0 || cfg.group_size < 2 || cfg.epochs == 0 {
-        return Err(Error::Data(
+        return Err(Error::Settings(
             "batch ≥ 1, group size ≥ 2 and epochs ≥ 1 are needed".into(),
         ));
     }
@@ -473,8 +472,9 @@ pub fn train(
                     &Device::Cpu,
                 )?;
                 for (name, var) in &vars {
-                    let w = weights.get(name).ok_or_else(|| {
-                        Error::Data(format!("{}: no tensor {name}", last.display()))
+                    let w = weights.get(name).ok_or_else(|| Error::Checkpoint {
+                        path: last.clone(),
+                        message: format!("no tensor {name}"),
                     })?;
                     var.set(w)?;
                     if let (Some(m), Some(v)) = (

@@ -64,7 +64,7 @@ pub fn one_line(e: &anyhow::Error) -> String {
 fn hint(e: &anyhow::Error) -> Option<&'static str> {
     for cause in e.chain() {
         if let Some(engine::Error::NoIndex { .. }) = cause.downcast_ref::<engine::Error>() {
-            return Some("create one with `search-cli index --index PATH COLLECTION`");
+            return Some("create one with `search-cli index --index FOLDER COLLECTION`");
         }
         if let Some(
             reranker::LoadError::Runtime { .. } | reranker::LoadError::UnknownModel { .. },
