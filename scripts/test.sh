@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo fmt --all -- --check
-cargo test --workspace --release
+cargo clippy --workspace --all-targets --release --quiet -- -D warnings
+# After the set-up nothing may be missing: a test that would skip fails instead.
+SEARCH_TESTS_REQUIRE_ALL=1 cargo test --workspace --release
 for example in basic_search rerank ten_lines; do
   cargo run --release --quiet -p search --example "$example"
 done

@@ -304,6 +304,12 @@ fn search_while_indexing_from_another_thread() {
 /// Every query of both shared collections runs in lenient mode.
 #[test]
 fn every_scifact_and_cisi_query_runs() {
+    if test_support::skip_unless(
+        "every_scifact_and_cisi_query_runs",
+        &[test_support::Need::Shared],
+    ) {
+        return;
+    }
     let data = shared_datasets();
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::create(dir.path(), Analysis::default()).unwrap();

@@ -171,9 +171,11 @@ impl Dropout {
     }
 }
 
-/// A dense layer over the last dim that multiplies one `(rows, in) × (in, out)` matrix
-/// (candle_nn's `Linear` broadcasts the weight over the batch, which makes the backward pass
-/// run one small product per sequence and sum a batch of weight gradients).
+/// A dense layer over the last dim: one `(rows, in) × (in, out)` product, then the bias
+/// added with [`fused::bias_add`], whose gradient sums the rows on all threads. (candle_nn
+/// 0.11.1's `Linear` also multiplies one matrix for contiguous inputs — earlier versions
+/// broadcast the weight over the batch, the reason this type was written — but adds the
+/// bias with `broadcast_add`, whose backward sums on one thread; it also takes any layout.)
 #[derive(Debug, Clone)]
 pub struct Linear {
     inner: candle_nn::Linear,

@@ -36,6 +36,12 @@ const BERLIN: [&str; 3] = [
 
 #[test]
 fn teacher_ranks_as_its_model_card_says() {
+    if test_support::skip_unless(
+        "teacher_ranks_as_its_model_card_says",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
     let teacher = load_cross_encoder("teacher", &opts()).unwrap();
     let scores = teacher
         .score("How many people live in Berlin?", &BERLIN)
@@ -46,6 +52,12 @@ fn teacher_ranks_as_its_model_card_says() {
 
 #[test]
 fn truncation_keeps_the_query_whole() {
+    if test_support::skip_unless(
+        "truncation_keeps_the_query_whole",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
     let tok = PairTokenizer::from_file(model("teacher").join("tokenizer.json"), 32).unwrap();
     let query = "what is the population of berlin";
     let long = "word ".repeat(500);
@@ -76,6 +88,12 @@ fn truncation_keeps_the_query_whole() {
 
 #[test]
 fn odd_inputs_and_many_candidates_work() {
+    if test_support::skip_unless(
+        "odd_inputs_and_many_candidates_work",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
     let teacher = OnnxCrossEncoder::load(model("teacher"), &opts()).unwrap();
     let long = "Berlin population statistics. ".repeat(400);
     let inputs = [
@@ -167,6 +185,12 @@ const PAIRS: [(&str, &str); 4] = [
 
 #[test]
 fn export_matches_candle_on_a_tiny_random_model() {
+    if test_support::skip_unless(
+        "export_matches_candle_on_a_tiny_random_model",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     for act in [Activation::Gelu, Activation::GeluTanh, Activation::Relu] {
         let cfg = BertConfig {
@@ -199,6 +223,12 @@ fn export_matches_candle_on_a_tiny_random_model() {
 
 #[test]
 fn export_matches_candle_on_splade_tiny() {
+    if test_support::skip_unless(
+        "export_matches_candle_on_splade_tiny",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("splade");
     tiny_student(&d);
@@ -208,6 +238,12 @@ fn export_matches_candle_on_splade_tiny() {
 
 #[test]
 fn exported_weights_read_back_exactly() {
+    if test_support::skip_unless(
+        "exported_weights_read_back_exactly",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("splade");
     tiny_student(&d);
@@ -231,6 +267,12 @@ fn exported_weights_read_back_exactly() {
 
 #[test]
 fn missing_and_corrupt_files_are_named() {
+    if test_support::skip_unless(
+        "missing_and_corrupt_files_are_named",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let err = load_cross_encoder(dir.path().to_str().unwrap(), &opts()).unwrap_err();
     assert!(matches!(err, LoadError::MissingFile { .. }), "{err}");
@@ -282,4 +324,9 @@ fn missing_and_corrupt_files_are_named() {
     std::fs::write(c.join("config.json"), b"{\"hidden_size\": 3}").unwrap();
     let err = CandleCrossEncoder::load(&c, &opts()).unwrap_err();
     assert!(err.to_string().contains("config.json"), "{err}");
+}
+
+#[test]
+fn test_support_looks_where_the_library_looks() {
+    assert_eq!(test_support::models_dir(), reranker::models_dir());
 }

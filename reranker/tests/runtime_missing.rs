@@ -7,6 +7,12 @@ use reranker::{OnnxCrossEncoder, RerankerOptions};
 
 #[test]
 fn a_missing_runtime_library_is_an_error_not_a_panic() {
+    if test_support::skip_unless(
+        "a_missing_runtime_library_is_an_error_not_a_panic",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
     let err = reranker::init_runtime(Some(Path::new("/no/such/libonnxruntime.so"))).unwrap_err();
     assert!(
         err.to_string().contains("/no/such/libonnxruntime.so"),

@@ -225,7 +225,7 @@ pub struct RetrainArgs {
     #[arg(long, default_value = "train")]
     pub split: String,
     /// Documents to make training pseudo-queries from (default: a quarter of the corpus,
-    /// 100 to 800, without judged queries; none with them).
+    /// 100 to 250, without judged queries; none with them).
     #[arg(long)]
     pub pseudo_queries: Option<usize>,
     /// Kinds of pseudo-query, with weights: keywords, sentence, title (`all`, or e.g.
@@ -240,7 +240,7 @@ pub struct RetrainArgs {
     /// --target-alpha).
     #[arg(long, default_value = "teacher", value_parser = ["teacher", "fused"])]
     pub filter_by: String,
-    /// Label-free dev queries held out of the pseudo-queries (default: 150; a tenth of a
+    /// Label-free dev queries held out of the pseudo-queries (default: 100; a tenth of a
     /// small corpus).
     #[arg(long)]
     pub pseudo_dev: Option<usize>,
@@ -264,8 +264,10 @@ pub struct RetrainArgs {
     /// The teacher: a model folder or a fetched name.
     #[arg(long, default_value = "teacher")]
     pub teacher: String,
-    /// The student's starting checkpoint (folder or fetched name: splade-tiny, minilm-l6).
-    #[arg(long, default_value = "splade-tiny")]
+    /// The student's starting checkpoint: a trained reranker to fine-tune (student, the
+    /// bundled one; a retrain output) or an encoder to train a head on (splade-tiny,
+    /// minilm-l6, a folder).
+    #[arg(long, default_value = "student")]
     pub init: String,
     /// Keep only these layers of the checkpoint, e.g. 0,2.
     #[arg(long, value_delimiter = ',')]
@@ -300,9 +302,10 @@ pub struct RetrainArgs {
     /// Candidates per group: 1 positive + sampled BM25 negatives.
     #[arg(long, default_value_t = 16)]
     pub group_size: usize,
-    /// BM25 candidates per training query.
-    #[arg(long, default_value_t = 30)]
-    pub depth: usize,
+    /// BM25 candidates per training query (default: 30 with judged queries, 20 without,
+    /// where the teacher's scoring of them bounds the cost).
+    #[arg(long)]
+    pub depth: Option<usize>,
     /// BM25 candidates per dev query while training (the fusion weight is chosen at
     /// --fusion-depth).
     #[arg(long, default_value_t = 30)]

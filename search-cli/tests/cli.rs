@@ -69,6 +69,12 @@ fn assert_clean_failure(o: &Output, needle: &str) {
 
 #[test]
 fn index_query_eval_on_cisi() {
+    if test_support::skip_unless(
+        "index_query_eval_on_cisi",
+        &[test_support::Need::Models, test_support::Need::Shared],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let idx = dir.path().join("idx");
     let o = run(&[
@@ -138,6 +144,12 @@ fn index_query_eval_on_cisi() {
 
 #[test]
 fn bad_input_gives_one_clear_line() {
+    if test_support::skip_unless(
+        "bad_input_gives_one_clear_line",
+        &[test_support::Need::Models, test_support::Need::Shared],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let idx = dir.path().join("idx");
     // No index.
@@ -196,6 +208,12 @@ fn bad_input_gives_one_clear_line() {
 
 #[test]
 fn skip_bad_counts_and_duplicates_replace() {
+    if test_support::skip_unless(
+        "skip_bad_counts_and_duplicates_replace",
+        &[test_support::Need::Models, test_support::Need::Shared],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("c.jsonl");
     std::fs::write(
@@ -236,6 +254,12 @@ fn skip_bad_counts_and_duplicates_replace() {
 /// SIGKILL half-way through indexing leaves an index that opens at its last commit.
 #[test]
 fn killed_indexing_leaves_a_usable_index() {
+    if test_support::skip_unless(
+        "killed_indexing_leaves_a_usable_index",
+        &[test_support::Need::Models, test_support::Need::Shared],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("big.jsonl");
     let total = 400_000;
@@ -298,6 +322,12 @@ fn killed_indexing_leaves_a_usable_index() {
 
 #[test]
 fn rerank_query_and_eval_with_the_teacher() {
+    if test_support::skip_unless(
+        "rerank_query_and_eval_with_the_teacher",
+        &[test_support::Need::Models, test_support::Need::Shared],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let idx = dir.path().join("idx");
     index_cisi(&idx);
@@ -383,6 +413,12 @@ fn rerank_query_and_eval_with_the_teacher() {
 
 #[test]
 fn query_and_eval_rerank_with_the_bundled_student_by_default() {
+    if test_support::skip_unless(
+        "query_and_eval_rerank_with_the_bundled_student_by_default",
+        &[test_support::Need::Models, test_support::Need::Shared],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let idx = dir.path().join("idx");
     index_cisi(&idx);
@@ -484,6 +520,12 @@ fn tiny_beir(dir: &Path) {
 
 #[test]
 fn experiment_with_two_workers_runs_each_seed_once() {
+    if test_support::skip_unless(
+        "experiment_with_two_workers_runs_each_seed_once",
+        &[test_support::Need::Models, test_support::Need::Shared],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let beir = root.join("beir");

@@ -269,6 +269,12 @@ fn item06_non_utf8_file_names_are_refused_not_merged() {
 // 2. Exporting or retraining a model onto its own folder keeps its files.
 #[test]
 fn item02_a_model_written_onto_its_source_keeps_its_files() {
+    if test_support::skip_unless(
+        "item02_a_model_written_onto_its_source_keeps_its_files",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("m");
     let cfg = reranker::BertConfig {
@@ -346,6 +352,12 @@ fn inversions(run_file: &Path) -> usize {
 // 8. Reranked run files are in rank order, one per system; ids with spaces are refused.
 #[test]
 fn item08_reranked_runs_mean_what_they_say() {
+    if test_support::skip_unless(
+        "item08_reranked_runs_mean_what_they_say",
+        &[test_support::Need::Models, test_support::Need::Shared],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let idx = cisi(dir.path());
     let runf = dir.path().join("run.txt");
@@ -410,6 +422,12 @@ fn item08_reranked_runs_mean_what_they_say() {
 // 9. Judgments read as written.
 #[test]
 fn item09_qrels_are_read_as_written() {
+    if test_support::skip_unless(
+        "item09_qrels_are_read_as_written",
+        &[test_support::Need::Shared],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let idx = cisi(dir.path());
     let q = s(&shared("cisi/CISI.QRY")).to_owned();
@@ -469,6 +487,12 @@ fn item09_qrels_are_read_as_written() {
 // 10. Duplicate query ids are refused.
 #[test]
 fn item10_duplicate_query_ids_are_refused() {
+    if test_support::skip_unless(
+        "item10_duplicate_query_ids_are_refused",
+        &[test_support::Need::Shared],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let idx = cisi(dir.path());
     let q = dir.path().join("q.tsv");
@@ -523,6 +547,12 @@ fn nan_model(dir: &Path) -> PathBuf {
 // 11. Weights outside [0, 1] are refused; a model giving NaN is an error, not BM25.
 #[test]
 fn item11_bad_alphas_and_nan_models_are_refused() {
+    if test_support::skip_unless(
+        "item11_bad_alphas_and_nan_models_are_refused",
+        &[test_support::Need::Models, test_support::Need::Shared],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let idx = cisi(dir.path());
     for a in ["5", "-1", "NaN", "inf"] {
@@ -569,6 +599,12 @@ fn item11_bad_alphas_and_nan_models_are_refused() {
 // 12. A damaged score cache costs its scores again, never a wrong number or a failed eval.
 #[test]
 fn item12_a_damaged_score_cache_is_survived() {
+    if test_support::skip_unless(
+        "item12_a_damaged_score_cache_is_survived",
+        &[test_support::Need::Models, test_support::Need::Shared],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let idx = cisi(dir.path());
     let (qry, rel) = (shared("cisi/CISI.QRY"), shared("cisi/CISI.REL"));

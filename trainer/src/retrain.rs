@@ -40,16 +40,18 @@ pub struct PseudoOptions {
 }
 
 /// Training pseudo-queries for a corpus of `docs` documents when none are asked for: a
-/// quarter of the documents, at least 100 and at most 800 (what a 5,000-document corpus
-/// retrains on in about half an hour of a 2-core machine, teacher scoring included).
+/// quarter of the documents, at least 100 and at most 250. The teacher scoring them bounds a
+/// retrain's cost (about 4 pairs/s on a 2-core machine, 21 pairs a query): 250 keep a
+/// 5,000-document corpus near half an hour, and fine-tuning the bundled student needs no more
+/// to adapt it (docs/RESULTS.md §6).
 pub fn default_pseudo_queries(docs: u64) -> usize {
-    ((docs / 4) as usize).clamp(100, 800)
+    ((docs / 4) as usize).clamp(100, 250)
 }
 
-/// Label-free dev queries when none are asked for: 150 (fewer in a corpus under 1,500
-/// documents: a tenth of it, at least 30).
+/// Label-free dev queries when none are asked for: 100 (fewer in a corpus under 1,000
+/// documents: a tenth of it, at least 30). They cost no teacher scoring.
 pub fn default_pseudo_dev(docs: u64) -> usize {
-    ((docs / 10) as usize).clamp(30, 150)
+    ((docs / 10) as usize).clamp(30, 100)
 }
 
 /// What to train on and how.

@@ -61,6 +61,12 @@ fn logged(cfg: &ExperimentConfig) -> Vec<String> {
 
 #[test]
 fn runs_every_seed_once_and_writes_the_table() {
+    if test_support::skip_unless(
+        "runs_every_seed_once_and_writes_the_table",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     dataset(root);

@@ -38,6 +38,12 @@ fn head(dir: &Path, seed: u64) -> (Vec<String>, Vec<f32>) {
 
 #[test]
 fn the_fresh_head_depends_on_the_seed_alone() {
+    if test_support::skip_unless(
+        "the_fresh_head_depends_on_the_seed_alone",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     headless_init(dir.path());
     let (names, a) = head(dir.path(), 7);

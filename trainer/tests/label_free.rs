@@ -173,6 +173,12 @@ fn options(root: &Path, index: &Path, teacher: &Path, init: &Path, out: PathBuf)
 
 #[test]
 fn label_free_retrain_writes_a_student_with_its_fusion_weight_and_resumes_in_every_stage() {
+    if test_support::skip_unless(
+        "label_free_retrain_writes_a_student_with_its_fusion_weight_and_resumes_in_every_stage",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let index = root.join("idx");

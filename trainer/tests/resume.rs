@@ -85,6 +85,12 @@ fn killed_scoring_resumes_from_the_cache() {
 
 #[test]
 fn killed_training_resumes_to_the_same_model() {
+    if test_support::skip_unless(
+        "killed_training_resumes_to_the_same_model",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (engine, queries, qrels) = corpus(&dir.path().join("idx"));
     let init = dir.path().join("init");

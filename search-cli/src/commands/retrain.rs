@@ -7,6 +7,7 @@ use crate::args::RetrainArgs;
 use crate::output;
 
 pub fn retrain(a: RetrainArgs) -> Result<()> {
+    let labeled_given = a.queries.is_some();
     let labeled = match (&a.queries, &a.qrels) {
         (Some(q), Some(r)) => Some(trainer::load_training_judgments(q, r, &a.split)?),
         _ => None,
@@ -50,7 +51,7 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
             num_threads: a.threads,
             ..Default::default()
         },
-        depth: a.depth,
+        depth: a.depth.unwrap_or(if labeled_given { 30 } else { 20 }),
         score_cache: None,
         rebuild_groups: a.rebuild_groups,
         train: trainer::TrainConfig {

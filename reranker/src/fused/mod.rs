@@ -1,0 +1,60 @@
+//! Fused, seeded CPU kernels for the attention softmax and dropout, with their backward
+//! passes.
+//!
+//! candle's composed softmax takes five passes over the `[batch, heads, seq, seq]` scores
+//! forward and more backward, its fast `softmax_last_dim` has no backward, and its dropout
+//! draws from a thread RNG (so training cannot be repeated). Here the mask add, softmax and
+//! dropout are one pass forward and one backward, rows run in parallel, and the dropout mask
+//! is a hash of (seed, element index): the backward pass regenerates it instead of storing it,
+//! and the same seed gives the same run.
+//!
+//! One kernel a file, each with its tests against candle's composed ops (values and
+//! gradients) and finite differences:
+//! - [`attention_softmax`] (`softmax.rs`): mask add + softmax + dropout over attention scores;
+//! - [`dropout`] (`dropout.rs`): seeded inverted dropout;
+//! - [`bias_add`] (`bias.rs`): a bias added to rows, its gradient summed on all threads;
+//! - [`layer_norm`] (`layer_norm.rs`): LayerNorm with dx, dγ and dβ from one kernel;
+//! - [`gelu_erf`] (`gelu.rs`): exact GELU.
+
+use candle_core::{CpuStorage, Layout, Result};
+
+mod bias;
+mod dropout;
+mod gelu;
+mod layer_norm;
+mod softmax;
+
+pub use bias::bias_add;
+pub use dropout::dropout;
+pub use gelu::gelu_erf;
+pub use layer_norm::layer_norm;
+pub use softmax::attention_softmax;
+
+/// A uniform number in [0, 1) from (seed, index): splitmix64.
+#[inline]
+pub(crate) fn uniform(seed: u64, index: u64) -> f32 {
+    let mut z = seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 40) as f32 / (1u64 << 24) as f32
+}
+
+pub(crate) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+    let data = match s {
+        CpuStorage::F32(d) => d,
+        _ => candle_core::bail!("{what}: f32 only"),
+    };
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("{what}: input must be contiguous"),
+    }
+}
+
+/// Test inputs: 60 values in [-2, 2) from a seed.
+#[cfg(test)]
+pub(crate) fn rand4(seed: u64) -> Vec<f32> {
+    (0..2 * 2 * 3 * 5)
+        .map(|i| uniform(seed, i) * 4.0 - 2.0)
+        .collect()
+}

@@ -1,0 +1,210 @@
+//! The attention softmax: mask add, softmax and dropout in one pass each way.
+
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use crate::fused::{f32_slice, uniform};
+
+/// Softmax over the last dim of `scores + mask` with dropout; see [`attention_softmax`].
+#[derive(Debug, Clone, Copy)]
+struct AttnSoftmax {
+    p: f32,
+    seed: u64,
+}
+
+impl AttnSoftmax {
+    /// `y` (softmax of row + mask) into `out`; returns nothing.
+    #[inline]
+    fn row_softmax(src: &[f32], mask: &[f32], out: &mut [f32]) {
+        let mut max = f32::NEG_INFINITY;
+        for (o, (s, m)) in out.iter_mut().zip(src.iter().zip(mask)) {
+            *o = s + m;
+            max = max.max(*o);
+        }
+        let mut sum = 0f32;
+        for o in out.iter_mut() {
+            *o = (*o - max).exp();
+            sum += *o;
+        }
+        let inv = 1.0 / sum;
+        for o in out.iter_mut() {
+            *o *= inv;
+        }
+    }
+}
+
+fn dims4(l: &Layout) -> Result<(usize, usize, usize, usize)> {
+    l.shape().dims4()
+}
+
+impl CustomOp2 for AttnSoftmax {
+    fn name(&self) -> &'static str {
+        "attn-softmax-dropout"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let scores = f32_slice(s1, l1, "attention scores")?;
+        let mask = f32_slice(s2, l2, "attention mask")?;
+        let (b, h, q, k) = dims4(l1)?;
+        if l2.shape().elem_count() != b * k {
+            candle_core::bail!("attention mask must hold batch x seq values");
+        }
+        let mut out = vec![0f32; scores.len()];
+        let (p, seed) = (self.p, self.seed);
+        let scale = if p > 0.0 { 1.0 / (1.0 - p) } else { 1.0 };
+        out.par_chunks_mut(k)
+            .zip(scores.par_chunks(k))
+            .enumerate()
+            .for_each(|(row, (o, s))| {
+                let bi = row / (h * q);
+                Self::row_softmax(s, &mask[bi * k..(bi + 1) * k], o);
+                if p > 0.0 {
+                    let base = (row * k) as u64;
+                    for (j, v) in o.iter_mut().enumerate() {
+                        *v = if uniform(seed, base + j as u64) >= p {
+                            *v * scale
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        scores: &Tensor,
+        mask: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = scores.apply_op3_no_bwd(
+            &mask.contiguous()?,
+            &grad.contiguous()?,
+            &AttnSoftmaxBwd(*self),
+        )?;
+        Ok((Some(g), None))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct AttnSoftmaxBwd(AttnSoftmax);
+
+impl CustomOp3 for AttnSoftmaxBwd {
+    fn name(&self) -> &'static str {
+        "attn-softmax-dropout-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let scores = f32_slice(s1, l1, "attention scores")?;
+        let mask = f32_slice(s2, l2, "attention mask")?;
+        let grad = f32_slice(s3, l3, "attention gradient")?;
+        let (_, h, q, k) = dims4(l1)?;
+        let AttnSoftmax { p, seed } = self.0;
+        let scale = if p > 0.0 { 1.0 / (1.0 - p) } else { 1.0 };
+        let mut out = vec![0f32; scores.len()];
+        out.par_chunks_mut(k)
+            .zip(scores.par_chunks(k).zip(grad.par_chunks(k)))
+            .enumerate()
+            .for_each(|(row, (o, (s, g)))| {
+                let bi = row / (h * q);
+                // o = y (the softmax), recomputed.
+                AttnSoftmax::row_softmax(s, &mask[bi * k..(bi + 1) * k], o);
+                let base = (row * k) as u64;
+                let gy = |j: usize| {
+                    if p > 0.0 {
+                        if uniform(seed, base + j as u64) >= p {
+                            g[j] * scale
+                        } else {
+                            0.0
+                        }
+                    } else {
+                        g[j]
+                    }
+                };
+                let dot: f32 = o.iter().enumerate().map(|(j, y)| gy(j) * y).sum();
+                for (j, y) in o.iter_mut().enumerate() {
+                    *y *= gy(j) - dot;
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// `dropout(softmax(scores + mask))` over the last dim, in one pass.
+///
+/// `scores`: f32 `[batch, heads, q, k]`; `mask`: additive f32, `batch × k` values (e.g.
+/// `[batch, 1, 1, k]`), not differentiated. `p = 0` is plain softmax. Differentiable in
+/// `scores`.
+pub fn attention_softmax(scores: &Tensor, mask: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
+    scores
+        .contiguous()?
+        .apply_op2(&mask.contiguous()?, AttnSoftmax { p, seed })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fused::rand4;
+    use candle_core::{Device, Var, D};
+
+    #[test]
+    fn matches_composed_softmax_and_its_gradient() {
+        let dev = Device::Cpu;
+        let x = Var::from_vec(rand4(1), (2, 2, 3, 5), &dev).unwrap();
+        let mask = Tensor::new(&[[0f32, 0., 0., 0., -10000.], [0., 0., 0., 0., 0.]], &dev).unwrap();
+        let w = Tensor::from_vec(rand4(2), (2, 2, 3, 5), &dev).unwrap();
+        let fused = attention_softmax(x.as_tensor(), &mask, 0.0, 0).unwrap();
+        let composed = candle_nn::ops::softmax(
+            &x.as_tensor()
+                .broadcast_add(&mask.reshape((2, 1, 1, 5)).unwrap())
+                .unwrap(),
+            D::Minus1,
+        )
+        .unwrap();
+        let diff = (&fused - &composed)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-6, "{diff}");
+        let g1 = (fused * &w).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = (composed * &w)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let (g1, g2) = (
+            g1.get(x.as_tensor()).unwrap(),
+            g2.get(x.as_tensor()).unwrap(),
+        );
+        let diff = (g1 - g2)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-6, "{diff}");
+    }
+}
