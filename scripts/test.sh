@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --release --quiet -- -D warnings
+cargo bench --workspace --no-run --quiet
 # After the set-up nothing may be missing: a test that would skip fails instead.
 SEARCH_TESTS_REQUIRE_ALL=1 cargo test --workspace --release
 for example in basic_search rerank ten_lines; do
