@@ -12,16 +12,26 @@ fn main() -> search::Result<()> {
     let folder = std::env::temp_dir().join(format!("newcomer-{}", std::process::id()));
     let index = Index::open_or_create(&folder)?;
     index.add(vec![
-        Document::new("berlin", "Berlin", "Berlin has about 3.7 million inhabitants."),
+        Document::new(
+            "berlin",
+            "Berlin",
+            "Berlin has about 3.7 million inhabitants.",
+        ),
         Document::new("paris", "Paris", "Paris is the capital of France."),
         Document::new("rome", "Rome", "Rome was not built in a day."),
     ])?;
     let reranker = index.reranker()?;
     let hits = reranker.search(&index, "How many people live in Berlin?", 2)?;
     for hit in &hits {
-        println!("{} {:.3} (bm25 {:.2}, cross-encoder {:.2})", hit.hit.id, hit.score, hit.hit.score, hit.ce_score);
+        println!(
+            "{} {:.3} (bm25 {:.2}, cross-encoder {:.2})",
+            hit.hit.id, hit.score, hit.hit.score, hit.ce_score
+        );
     }
-    assert_eq!(hits[0].hit.id, "berlin", "the Berlin document answers the question");
+    assert_eq!(
+        hits[0].hit.id, "berlin",
+        "the Berlin document answers the question"
+    );
     std::fs::remove_dir_all(&folder).ok();
     Ok(())
 }
