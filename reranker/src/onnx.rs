@@ -109,7 +109,7 @@ impl OnnxCrossEncoder {
         let unreadable = |e: ort::Error| LoadError::unreadable(&model_path, e);
         let threads = options.threads();
         let session = Session::builder(env)
-            .map_err(|e| unreadable(e.into()))?
+            .map_err(unreadable)?
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|e| unreadable(e.into()))?
             .with_intra_threads(threads)
@@ -117,7 +117,7 @@ impl OnnxCrossEncoder {
             .with_inter_threads(1)
             .map_err(|e| unreadable(e.into()))?
             .commit_from_file(&model_path)
-            .map_err(|e| unreadable(e.into()))?;
+            .map_err(unreadable)?;
         let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
         for required in ["input_ids", "attention_mask"] {
             if !names.contains(&required) {
