@@ -293,7 +293,7 @@ fn missing_and_corrupt_files_are_named() {
     .unwrap();
     std::fs::write(bad.join("model.onnx"), b"not a model").unwrap();
     let err = OnnxCrossEncoder::load(&bad, &opts()).unwrap_err();
-    assert!(matches!(err, LoadError::Corrupt { .. }), "{err}");
+    assert!(matches!(err, LoadError::Unreadable { .. }), "{err}");
     assert!(err.to_string().contains("model.onnx"), "{err}");
 
     // A missing tokenizer.
@@ -329,4 +329,35 @@ fn missing_and_corrupt_files_are_named() {
 #[test]
 fn test_support_looks_where_the_library_looks() {
     assert_eq!(test_support::models_dir(), reranker::models_dir());
+}
+
+#[test]
+fn huge_passages_are_cut_before_tokenizing_without_changing_the_tokens() {
+    if test_support::skip_unless(
+        "huge_passages_are_cut_before_tokenizing_without_changing_the_tokens",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
+    let tokenizer = model("teacher").join("tokenizer.json");
+    let small = PairTokenizer::from_file(&tokenizer, 32).unwrap();
+    let large = PairTokenizer::from_file(&tokenizer, 512).unwrap();
+    // Longer than the small tokenizer's budget (4 KiB), within the large one's; words of
+    // every length, one past BERT's 100-character word limit.
+    let text: String = (0..400)
+        .map(|i| "x".repeat(1 + (i * 37) % 120) + " ")
+        .collect();
+    assert!(text.len() > small.char_budget() && text.len() < large.char_budget());
+    let a = small.encode_pairs(&[("q", text.as_str())]).unwrap();
+    let b = large.encode_pairs(&[("q", text.as_str())]).unwrap();
+    // Without its final [SEP], the small pair is a prefix of the large one.
+    let n = a[0].ids.len() - 1;
+    assert_eq!(a[0].ids[..n], b[0].ids[..n]);
+    // A 50 MB passage scores: its tokens are those of its first budget's worth of text.
+    let huge = "vitamin deficiency and multiple sclerosis ".repeat(1_250_000);
+    let scored = small.encode_pairs(&[("q", huge.as_str())]).unwrap();
+    let prefix = small
+        .encode_pairs(&[("q", &huge[..small.char_budget()])])
+        .unwrap();
+    assert_eq!(scored, prefix);
 }
