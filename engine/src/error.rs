@@ -54,6 +54,14 @@ pub enum Error {
         /// Judged documents looked up.
         checked: usize,
     },
+    /// A file of the index does not match its checksum (or is missing).
+    #[error("the index is damaged: {} does not match its checksum{} (restore the index from a copy, or index the collection again)", path.display(), if *count > 1 { format!(", nor do {} other files", count - 1) } else { String::new() })]
+    Damaged {
+        /// The first damaged file.
+        path: PathBuf,
+        /// Damaged files.
+        count: usize,
+    },
     /// A query in tantivy syntax did not parse (lenient queries never fail).
     #[error("query syntax error: {0}")]
     QuerySyntax(String),

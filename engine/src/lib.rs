@@ -24,13 +24,19 @@ pub mod bench;
 mod error;
 mod index;
 pub mod metrics;
+mod open;
+mod query;
 mod readonly;
 mod settings;
 mod stats;
+mod verify;
+mod write;
 
 pub use error::{Error, Result};
 pub use index::{
     bm25_run, DeleteReport, Engine, Hit, IndexOptions, IndexStats, QuerySyntax, Score, MAX_ID_BYTES,
 };
+pub use query::Limits;
 pub use settings::Analysis;
 pub use tantivy::tokenizer::Language;
+pub use verify::{Verify, VerifyReport};

@@ -48,7 +48,7 @@ impl Engine {
     /// text itself does not change the statistics (a document that was indexed with more
     /// text keeps its document frequencies).
     pub fn score_text(&self, query: &str, title: &str, body: &str) -> Result<Score> {
-        let query_terms = self.analyze(query)?;
+        let query_terms = self.term_counts(query)?;
         if query_terms.is_empty() {
             return Ok(0.0);
         }
@@ -60,13 +60,14 @@ impl Engine {
         let fieldnorm_id = FieldNormReader::fieldnorm_to_id(doc_terms.len() as u32);
         let searcher = self.reader.searcher();
         let mut score = 0.0;
-        for t in &query_terms {
+        for (t, count) in &query_terms {
             let Some(&freq) = tf.get(t.as_str()) else {
                 continue;
             };
             let term = Term::from_field_text(self.fields.all, t);
             let weight = Bm25Weight::for_terms(&searcher, &[term])?;
-            score += weight.score(fieldnorm_id, freq);
+            // As the lenient query does: a repeated term is one clause boosted by its count.
+            score += weight.boost_by(*count as f32).score(fieldnorm_id, freq);
         }
         Ok(score)
     }
