@@ -141,6 +141,17 @@ impl DirDocuments {
     }
 
     fn read(&self, path: &Path) -> Result<Document> {
+        let limit = crate::lines::max_document_bytes();
+        let len = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .len();
+        if len > limit as u64 {
+            return Err(Error::TooLarge {
+                path: path.to_path_buf(),
+                line: 1,
+                limit,
+            });
+        }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let offset = e.utf8_error().valid_up_to();

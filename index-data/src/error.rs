@@ -28,6 +28,27 @@ pub enum Error {
         /// Where in the line the first bad byte is.
         offset: usize,
     },
+    /// A line longer than a reader holds (see [`crate::max_line_bytes`]).
+    #[error("{}:{line}: line longer than {limit} bytes (SEARCH_MAX_LINE_BYTES raises the limit)", path.display())]
+    LineTooLong {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: u64,
+        /// The limit.
+        limit: usize,
+    },
+    /// A document (a file, a record) larger than a reader builds (see
+    /// [`crate::max_document_bytes`]).
+    #[error("{}:{line}: document larger than {limit} bytes (SEARCH_MAX_DOCUMENT_BYTES raises the limit)", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The line where the document starts.
+        line: u64,
+        /// The limit.
+        limit: usize,
+    },
     /// A line could not be parsed.
     #[error("{}:{line}: {message}", path.display())]
     Parse {

@@ -46,6 +46,7 @@ pub use collection::{
 pub use dir::{DirDocuments, DirFilter, DirListing, TEXT_EXTENSIONS};
 pub use error::{Error, Result};
 pub use jsonl::{JsonlDocuments, JsonlFields, JsonlQueries};
+pub use lines::{max_document_bytes, max_line_bytes};
 pub use markdown::markdown_to_text;
 pub use qrels::{
     read_qrels, read_qrels_with, read_trec_run, write_trec_qrels, write_trec_run, QrelsFormat,

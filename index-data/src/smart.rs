@@ -45,6 +45,8 @@ pub struct SmartRecords {
 struct Partial {
     record: SmartRecord,
     error: Option<Error>,
+    /// Bytes of field text so far.
+    bytes: usize,
 }
 
 impl SmartRecords {
@@ -131,6 +133,7 @@ impl Iterator for SmartRecords {
                             fields: Vec::new(),
                         },
                         error: None,
+                        bytes: 0,
                     };
                     if id.is_empty() {
                         partial.error = Some(Error::MissingField {
@@ -157,8 +160,19 @@ impl Iterator for SmartRecords {
                     }
                 },
                 None => match &mut self.current {
+                    Some(p) if p.error.is_some() => {}
+                    Some(p) if p.bytes + text.len() > crate::lines::max_document_bytes() => {
+                        // Too large: an error, and no more of its text is held.
+                        p.error = Some(Error::TooLarge {
+                            path: self.lines.path().to_path_buf(),
+                            line: p.record.line,
+                            limit: crate::lines::max_document_bytes(),
+                        });
+                        p.record.fields.clear();
+                    }
                     Some(p) => match p.record.fields.last_mut() {
                         Some((_, t)) => {
+                            p.bytes += text.len() + 1;
                             if !t.is_empty() {
                                 t.push('\n');
                             }

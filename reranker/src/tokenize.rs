@@ -128,6 +128,14 @@ impl PairTokenizer {
         self.max_len
     }
 
+    /// The bytes of text kept before tokenizing: 128 per token of `max_len`. No text longer
+    /// than that can add a token within `max_len`: a word-piece token covers at least one
+    /// character, and BERT's tokenizer maps a word of more than 100 characters to one
+    /// `[UNK]`, so `max_len` tokens never span more than ~100 bytes each.
+    pub fn char_budget(&self) -> usize {
+        self.max_len * 128
+    }
+
     /// The id used for padding.
     pub fn pad_id(&self) -> u32 {
         self.pad_id
@@ -164,8 +172,12 @@ impl PairTokenizer {
     }
 
     /// Encodes pairs; consecutive pairs with the same query share one query encoding.
+    ///
+    /// Texts are cut to [`PairTokenizer::char_budget`] bytes before tokenizing, so a passage
+    /// of megabytes costs what its first `max_len` tokens cost.
     pub fn encode_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<EncodedPair>, ScoreError> {
-        let passages: Vec<&str> = pairs.iter().map(|(_, p)| *p).collect();
+        let budget = self.char_budget();
+        let passages: Vec<&str> = pairs.iter().map(|(_, p)| cut(p, budget)).collect();
         let encoded = self
             .tokenizer
             .encode_batch(passages, false)
@@ -176,7 +188,7 @@ impl PairTokenizer {
             let q = match &last {
                 Some((text, enc)) if text == query => enc,
                 _ => {
-                    last = Some((query, self.encode_text(query)?));
+                    last = Some((query, self.encode_text(cut(query, budget))?));
                     &last.as_ref().expect("just set").1
                 }
             };
@@ -198,6 +210,18 @@ impl PairTokenizer {
         let encoded = self.encode_pairs(pairs)?;
         score_sorted(&encoded, batch_size, self.pad_id, forward)
     }
+}
+
+/// `text` cut to at most `budget` bytes, at a character boundary.
+fn cut(text: &str, budget: usize) -> &str {
+    if text.len() <= budget {
+        return text;
+    }
+    let mut end = budget;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Scores encoded pairs in batches of at most `batch_size`, shortest first so that pairs of
