@@ -29,6 +29,9 @@ pub enum Command {
     Run(RunArgs),
     /// Delete documents by id.
     Delete(DeleteArgs),
+    /// Check every file of an index against its checksum (opening an index checks only the
+    /// files not checked before).
+    Check(CheckArgs),
     /// Measure indexing throughput and BM25 query latency on a collection of yours.
     Bench(BenchArgs),
     /// Distil the teacher into a small student on this index's documents (and judgments, if
@@ -443,6 +446,13 @@ pub struct RunArgs {
     /// The run's tag (last TREC column). Default: bm25, or the model's name.
     #[arg(long)]
     pub tag: Option<String>,
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The index folder.
+    #[arg(long)]
+    pub index: PathBuf,
 }
 
 #[derive(Args)]

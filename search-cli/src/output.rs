@@ -24,7 +24,22 @@ pub fn print_index_stats(s: &IndexStats, total: u64) {
     }
 }
 
-/// The first `max` characters of `text` with white space collapsed.
+/// `text` safe to print to a terminal: control characters (escape sequences, carriage
+/// returns, bells ...) shown as `\u{..}` instead of acting on the terminal. JSON output is
+/// written as it is (its encoder escapes them).
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The first `max` characters of `text` with white space collapsed, safe to print.
 fn snippet(text: &str, max: usize) -> String {
     let mut out = String::new();
     for word in text.split_whitespace() {
@@ -37,7 +52,7 @@ fn snippet(text: &str, max: usize) -> String {
         }
         out.push_str(word);
     }
-    out
+    printable(&out)
 }
 
 pub fn write_hits_table(out: &mut impl Write, hits: &[Hit]) -> std::io::Result<()> {
@@ -49,7 +64,7 @@ pub fn write_hits_table(out: &mut impl Write, hits: &[Hit]) -> std::io::Result<(
             out,
             "{:>3}. {:<12} {:>8.3}  {}",
             i + 1,
-            h.id,
+            printable(&h.id),
             h.score,
             snippet(&h.title, 80)
         )?;
@@ -88,7 +103,7 @@ pub fn write_eval_table(
         for (name, e) in systems {
             for (qid, values) in &e.per_query {
                 for (m, v) in e.measures.iter().zip(values) {
-                    writeln!(out, "{name}\t{m}\t{qid}\t{v:.4}")?;
+                    writeln!(out, "{}\t{m}\t{}\t{v:.4}", printable(name), printable(qid))?;
                 }
             }
         }
@@ -175,7 +190,7 @@ pub fn write_reranked_table(out: &mut impl Write, hits: &[RerankedHit]) -> std::
             out,
             "{:>3}. {:<12} {:>6.3} (bm25 {:>7.3}, ce {:>7.3})  {}",
             i + 1,
-            h.hit.id,
+            printable(&h.hit.id),
             h.score,
             h.hit.score,
             h.ce_score,

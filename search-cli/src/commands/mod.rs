@@ -5,6 +5,7 @@ use anyhow::Result;
 use crate::args::Command;
 
 mod bench;
+mod check;
 mod delete;
 mod eval;
 mod experiment;
@@ -23,6 +24,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Eval(a) => eval::eval(a),
         Command::Run(a) => run::run(a),
         Command::Delete(a) => delete::delete(a),
+        Command::Check(a) => check::check(a),
         Command::Bench(a) => bench::bench(a),
         Command::Retrain(a) => retrain::retrain(a),
         Command::Experiment(a) => experiment::experiment(a),
