@@ -25,12 +25,14 @@ pub fn print_index_stats(s: &IndexStats, total: u64) {
 }
 
 /// `text` safe to print to a terminal: control characters (escape sequences, carriage
-/// returns, bells ...) shown as `\u{..}` instead of acting on the terminal. JSON output is
+/// returns, bells, line ends ...) and the bidirectional overrides that reorder what a
+/// terminal shows are written as `\u{..}` instead of acting on the terminal. JSON output is
 /// written as it is (its encoder escapes them).
 pub fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() && c != '\n' && c != '\t' {
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if (c.is_control() && c != '\t') || bidi {
             out.push_str(&format!("\\u{{{:x}}}", c as u32));
         } else {
             out.push(c);
@@ -359,4 +361,22 @@ pub fn print_queries(
         }
     }
     println!("all of them: {}", out.join("queries.jsonl").display());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn terminal_controls_are_escaped_and_text_is_kept() {
+        let evil = "evil\u{1b}]0;pwned\u{7}\u{1b}[2J\r\nnext\u{202e}txt.exe";
+        let p = printable(evil);
+        assert!(!p.chars().any(|c| c.is_control()), "{p}");
+        assert!(!p.contains('\u{202e}'), "{p}");
+        assert_eq!(
+            p,
+            "evil\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{d}\\u{a}next\\u{202e}txt.exe"
+        );
+        assert_eq!(printable("caf\u{e9}\tdone"), "caf\u{e9}\tdone");
+    }
 }
