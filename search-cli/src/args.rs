@@ -32,6 +32,9 @@ pub enum Command {
     /// Check every file of an index against its checksum (opening an index checks only the
     /// files not checked before).
     Check(CheckArgs),
+    /// Serve the index over HTTP (search, document upserts and deletes, health, stats,
+    /// metrics, a search page) until SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
     /// Measure indexing throughput and BM25 query latency on a collection of yours.
     Bench(BenchArgs),
     /// Distil the teacher into a small student on this index's documents (and judgments, if
@@ -446,6 +449,33 @@ pub struct RunArgs {
     /// The run's tag (last TREC column). Default: bm25, or the model's name.
     #[arg(long)]
     pub tag: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The index folder (created if missing).
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Where to listen. Only this machine can connect unless you give another address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// The reranker `"rerank": true` uses: a model name or folder (default: the index's own,
+    /// else the bundled student).
+    #[arg(long)]
+    pub rerank: Option<String>,
+    /// Require this key for writes (`Authorization: Bearer KEY`); also read from
+    /// SEARCH_API_KEY.
+    #[arg(long, env = "SEARCH_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Milliseconds between group commits (a write's reply says whether it is durable yet).
+    #[arg(long, default_value_t = 1000)]
+    pub commit_ms: u64,
+    /// The largest request body in bytes.
+    #[arg(long, default_value_t = 32 << 20)]
+    pub max_body_bytes: usize,
+    /// Seconds before a request gets 408.
+    #[arg(long, default_value_t = 30)]
+    pub timeout_s: u64,
 }
 
 #[derive(Args)]

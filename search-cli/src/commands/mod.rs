@@ -15,6 +15,7 @@ mod models;
 mod query;
 mod retrain;
 mod run;
+mod serve;
 
 /// Runs one command.
 pub fn run(command: Command) -> Result<()> {
@@ -25,6 +26,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Run(a) => run::run(a),
         Command::Delete(a) => delete::delete(a),
         Command::Check(a) => check::check(a),
+        Command::Serve(a) => serve::serve(a),
         Command::Bench(a) => bench::bench(a),
         Command::Retrain(a) => retrain::retrain(a),
         Command::Experiment(a) => experiment::experiment(a),
