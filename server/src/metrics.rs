@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
 const BUCKETS: [f64; 12] = [
@@ -27,7 +27,21 @@ pub struct Metrics {
     rerank_micros: AtomicU64,
     documents_written: AtomicU64,
     commits: AtomicU64,
+    busy: Mutex<Busy>,
 }
+
+/// Wall time with at least one rerank in flight, so that pairs/s is the server's throughput
+/// (concurrent requests share the cores; summing their times would divide by too much).
+#[derive(Debug, Default)]
+struct Busy {
+    in_flight: usize,
+    since: Option<Instant>,
+    seconds: f64,
+}
+
+/// A rerank in flight (see [`Metrics::rerank_started`]).
+#[derive(Debug)]
+pub struct InFlight(());
 
 impl Metrics {
     /// One finished request.
@@ -52,6 +66,27 @@ impl Metrics {
         self.pairs.fetch_add(pairs as u64, Ordering::Relaxed);
         self.rerank_micros
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// A rerank begins; pass the token to [`Metrics::rerank_finished`].
+    pub fn rerank_started(&self) -> InFlight {
+        let mut b = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        if b.in_flight == 0 {
+            b.since = Some(Instant::now());
+        }
+        b.in_flight += 1;
+        InFlight(())
+    }
+
+    /// A rerank ended (successfully or not).
+    pub fn rerank_finished(&self, _token: InFlight) {
+        let mut b = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        b.in_flight = b.in_flight.saturating_sub(1);
+        if b.in_flight == 0 {
+            if let Some(t) = b.since.take() {
+                b.seconds += t.elapsed().as_secs_f64();
+            }
+        }
     }
 
     /// Documents upserted or deleted.
@@ -114,17 +149,23 @@ impl Metrics {
         }
         let pairs = self.pairs.load(Ordering::Relaxed);
         let secs = self.rerank_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let busy = {
+            let b = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+            b.seconds + b.since.map_or(0.0, |t| t.elapsed().as_secs_f64())
+        };
         out.push_str("# HELP search_reranked_pairs_total (query, passage) pairs scored.\n");
         out.push_str("# TYPE search_reranked_pairs_total counter\n");
         let _ = writeln!(out, "search_reranked_pairs_total {pairs}");
-        out.push_str("# HELP search_rerank_seconds_total Seconds spent reranking.\n");
+        out.push_str(
+            "# HELP search_rerank_seconds_total Seconds of reranking, summed over requests.\n",
+        );
         out.push_str("# TYPE search_rerank_seconds_total counter\n");
         let _ = writeln!(out, "search_rerank_seconds_total {secs}");
         out.push_str(
-            "# HELP search_rerank_pairs_per_second Pairs scored per second of reranking.\n",
+            "# HELP search_rerank_pairs_per_second Pairs scored per second of wall time with a rerank in flight.\n",
         );
         out.push_str("# TYPE search_rerank_pairs_per_second gauge\n");
-        let rate = if secs > 0.0 { pairs as f64 / secs } else { 0.0 };
+        let rate = if busy > 0.0 { pairs as f64 / busy } else { 0.0 };
         let _ = writeln!(out, "search_rerank_pairs_per_second {rate}");
         out.push_str("# TYPE search_documents_written_total counter\n");
         let _ = writeln!(

@@ -136,11 +136,16 @@ async fn search(State(state): State<AppState>, body: Bytes) -> Result<Json<Searc
     let r = reranker.clone();
     let (query, k) = (req.query, req.k);
     let scored = Instant::now();
-    let hits = tokio::task::spawn_blocking(move || {
+    let busy = state.metrics().rerank_started();
+    let result = tokio::task::spawn_blocking(move || {
+        // The candidates the cross-encoder scores (ids only: cheap next to reranking).
+        let pairs = s.index().engine().search_ids(&query, options.depth)?.len();
         search::search_reranked(s.index().engine(), r.model(), &query, k, &options)
+            .map(|hits| (hits, pairs))
     })
-    .await??;
-    let pairs = (state.index().len() as usize).min(options.depth);
+    .await;
+    state.metrics().rerank_finished(busy);
+    let (hits, pairs) = result??;
     state.metrics().reranked(pairs, scored.elapsed());
     Ok(Json(SearchReply {
         hits: hits
