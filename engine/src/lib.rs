@@ -28,6 +28,7 @@ mod open;
 mod query;
 mod readonly;
 mod settings;
+mod snippet;
 mod stats;
 mod verify;
 mod write;
@@ -38,5 +39,6 @@ pub use index::{
 };
 pub use query::Limits;
 pub use settings::Analysis;
+pub use snippet::Snippet;
 pub use tantivy::tokenizer::Language;
 pub use verify::{Verify, VerifyReport};

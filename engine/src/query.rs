@@ -73,7 +73,7 @@ impl Limits {
         Ok(())
     }
 
-    fn check_query(&self, query: &str) -> Result<()> {
+    pub(crate) fn check_query(&self, query: &str) -> Result<()> {
         if query.len() > self.max_query_bytes {
             return Err(Error::InvalidArgument(format!(
                 "the query has {} bytes, more than the {} a query may have (SEARCH_MAX_QUERY_BYTES raises it)",
@@ -169,7 +169,7 @@ impl Engine {
     ///
     /// One field for title and body, as Anserini indexes BEIR, measured better on SciFact
     /// than BM25 summed over separate title and body fields (nDCG@10 0.684 against 0.668).
-    fn lenient_query(&self, text: &str) -> Result<Option<Box<dyn Query>>> {
+    pub(crate) fn lenient_query(&self, text: &str) -> Result<Option<Box<dyn Query>>> {
         let mut terms = self.term_counts(text)?;
         if terms.len() > self.limits.max_query_terms {
             let searcher = self.reader.searcher();

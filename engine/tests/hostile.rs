@@ -188,3 +188,30 @@ fn a_document_past_the_size_limit_is_refused_with_its_id() {
     assert!(e.contains("SEARCH_MAX_DOCUMENT_BYTES"), "{e}");
     assert!(!engine.contains("big").unwrap());
 }
+
+#[test]
+fn snippets_show_the_matching_passage_with_its_terms_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = corpus(dir.path());
+    let long = format!(
+        "{} The protein folds into membranes here. {}",
+        "Nothing to see. ".repeat(40),
+        "More filler. ".repeat(40)
+    );
+    let s = engine
+        .snippets("folding membrane", &[&long, "no match at all"], 80)
+        .unwrap();
+    assert!(s[0].text.contains("folds into membranes"), "{:?}", s[0]);
+    // Stemmed matches: "folds" for "folding", "membranes" for "membrane".
+    let marked = s[0].marked("[", "]");
+    assert!(
+        marked.contains("[folds]") && marked.contains("[membranes]"),
+        "{marked}"
+    );
+    assert!(s[1].highlights.is_empty());
+    assert_eq!(s[1].text, "no match at all");
+    // A huge text costs a bounded scan and still gives a snippet.
+    let huge = "protein ".repeat(2_000_000);
+    let s = engine.snippets("protein", &[&huge], 100).unwrap();
+    assert!(s[0].text.len() < 200 && !s[0].highlights.is_empty());
+}

@@ -38,7 +38,10 @@ pub enum Rerank {
 pub struct HitOut {
     pub id: String,
     pub title: String,
+    /// The passage of the text that best matches the query.
     pub snippet: String,
+    /// Byte ranges `[start, end)` of `snippet` (UTF-8) that match a query term.
+    pub highlights: Vec<[usize; 2]>,
     /// The score the hits are ranked by (fused when reranked, else BM25).
     pub score: f64,
     pub bm25: f32,

@@ -106,12 +106,20 @@ async fn search(State(state): State<AppState>, body: Bytes) -> Result<Json<Searc
     let Some(model) = model else {
         let s = state.clone();
         let (query, k) = (req.query, req.k);
-        let hits = tokio::task::spawn_blocking(move || s.index().search(&query, k)).await??;
+        let (hits, snippets) = tokio::task::spawn_blocking(move || {
+            let hits = s.index().search(&query, k)?;
+            let texts: Vec<&str> = hits.iter().map(|h| h.text.as_str()).collect();
+            let snippets = s.index().engine().snippets(&query, &texts, SNIPPET_CHARS)?;
+            Ok::<_, search::Error>((hits, snippets))
+        })
+        .await??;
         return Ok(Json(SearchReply {
             hits: hits
                 .into_iter()
-                .map(|h| HitOut {
-                    snippet: snippet(&h.text),
+                .zip(snippets)
+                .map(|(h, sn)| HitOut {
+                    snippet: sn.text,
+                    highlights: ranges(&sn.highlights),
                     score: h.score as f64,
                     bm25: h.score,
                     ce: None,
@@ -140,18 +148,22 @@ async fn search(State(state): State<AppState>, body: Bytes) -> Result<Json<Searc
     let result = tokio::task::spawn_blocking(move || {
         // The candidates the cross-encoder scores (ids only: cheap next to reranking).
         let pairs = s.index().engine().search_ids(&query, options.depth)?.len();
-        search::search_reranked(s.index().engine(), r.model(), &query, k, &options)
-            .map(|hits| (hits, pairs))
+        let hits = search::search_reranked(s.index().engine(), r.model(), &query, k, &options)?;
+        let texts: Vec<&str> = hits.iter().map(|h| h.hit.text.as_str()).collect();
+        let snippets = s.index().engine().snippets(&query, &texts, SNIPPET_CHARS)?;
+        Ok::<_, search::Error>((hits, snippets, pairs))
     })
     .await;
     state.metrics().rerank_finished(busy);
-    let (hits, pairs) = result??;
+    let (hits, snippets, pairs) = result??;
     state.metrics().reranked(pairs, scored.elapsed());
     Ok(Json(SearchReply {
         hits: hits
             .into_iter()
-            .map(|h| HitOut {
-                snippet: snippet(&h.hit.text),
+            .zip(snippets)
+            .map(|(h, sn)| HitOut {
+                snippet: sn.text,
+                highlights: ranges(&sn.highlights),
                 score: h.score,
                 bm25: h.hit.score,
                 ce: Some(h.ce_score),
@@ -168,20 +180,8 @@ async fn search(State(state): State<AppState>, body: Bytes) -> Result<Json<Searc
     }))
 }
 
-/// The first words of `text`, white space collapsed, at most [`SNIPPET_CHARS`] characters.
-fn snippet(text: &str) -> String {
-    let mut out = String::new();
-    for word in text.split_whitespace() {
-        if out.chars().count() + word.chars().count() + 1 > SNIPPET_CHARS {
-            out.push_str(" ...");
-            break;
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
+fn ranges(r: &[std::ops::Range<usize>]) -> Vec<[usize; 2]> {
+    r.iter().map(|r| [r.start, r.end]).collect()
 }
 
 fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {

@@ -139,6 +139,20 @@ async fn writes_searches_and_shutdown_over_http() {
     assert_eq!(j["mode"], "bm25");
     assert_eq!(j["hits"][0]["id"], "paris");
     assert!(j["hits"][0]["bm25"].as_f64().unwrap() > 0.0);
+    let (snippet, marks) = (
+        j["hits"][0]["snippet"].as_str().unwrap(),
+        &j["hits"][0]["highlights"],
+    );
+    let marked: Vec<&str> = marks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &snippet[r[0].as_u64().unwrap() as usize..r[1].as_u64().unwrap() as usize])
+        .collect();
+    assert!(
+        marked.contains(&"capital") && marked.contains(&"France"),
+        "{j}"
+    );
     assert!(j["timings"]["total_ms"].as_f64().is_some());
 
     // JSON lines, no commit: the reply says it is not durable yet, and when it will be.
@@ -376,7 +390,9 @@ async fn reranked_search_reports_all_three_scores() {
         );
     }
     let m = http(a, "GET", "/metrics", &[], b"").await.body;
-    assert!(m.contains("search_reranked_pairs_total 3"), "{m}");
+    // Every BM25 candidate (here fewer than the depth: all that match) is one pair.
+    let n = j["hits"].as_array().unwrap().len();
+    assert!(m.contains(&format!("search_reranked_pairs_total {n}\n")), "{m}");
     s.stop.send(()).unwrap();
     s.done.await.unwrap().unwrap();
 }

@@ -9,6 +9,10 @@ use search::Reranker;
 use crate::args::QueryArgs;
 use crate::output;
 
+/// Hits are printed with the passage of their text that best matches the query, not the
+/// whole text (the table shows up to 160 characters of it, JSON up to 240).
+const SNIPPET_CHARS: usize = 240;
+
 pub fn query(a: QueryArgs) -> Result<()> {
     let engine = Engine::open(&a.index)?;
     let mut out = std::io::stdout().lock();
@@ -33,7 +37,12 @@ pub fn query(a: QueryArgs) -> Result<()> {
         if let Some(alpha) = a.alpha {
             reranker = reranker.with_alpha(alpha)?;
         }
-        let hits = reranker.search(&engine, &a.text, a.k)?;
+        let mut hits = reranker.search(&engine, &a.text, a.k)?;
+        let texts: Vec<&str> = hits.iter().map(|h| h.hit.text.as_str()).collect();
+        let passages = engine.snippets(&a.text, &texts, SNIPPET_CHARS)?;
+        for (h, s) in hits.iter_mut().zip(passages) {
+            h.hit.text = s.text;
+        }
         if a.json {
             output::write_reranked_json(&mut out, &a.text, &reranker, &hits)?;
         } else {
@@ -45,7 +54,12 @@ pub fn query(a: QueryArgs) -> Result<()> {
         } else {
             QuerySyntax::Lenient
         };
-        let hits = engine.search_with(&a.text, a.k, syntax)?;
+        let mut hits = engine.search_with(&a.text, a.k, syntax)?;
+        let texts: Vec<&str> = hits.iter().map(|h| h.text.as_str()).collect();
+        let passages = engine.snippets(&a.text, &texts, SNIPPET_CHARS)?;
+        for (h, s) in hits.iter_mut().zip(passages) {
+            h.text = s.text;
+        }
         if a.json {
             output::write_hits_json(&mut out, &a.text, &hits)?;
         } else {
