@@ -70,9 +70,16 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
         if let Some(engine::Error::NoIndex { .. }) = cause.downcast_ref::<engine::Error>() {
             return Some("create one with `search-cli index --index FOLDER COLLECTION`");
         }
+        // The facade's errors are transparent: the load error is the error itself, not a cause.
+        let load = cause.downcast_ref::<reranker::LoadError>().or_else(|| {
+            match cause.downcast_ref::<search::Error>() {
+                Some(search::Error::Load(l)) => Some(l),
+                _ => None,
+            }
+        });
         if let Some(
             reranker::LoadError::Runtime { .. } | reranker::LoadError::UnknownModel { .. },
-        ) = cause.downcast_ref::<reranker::LoadError>()
+        ) = load
         {
             return Some("`search-cli models` lists what is installed; `search-cli models --fetch` fetches the rest");
         }

@@ -25,12 +25,11 @@ pub fn query(a: QueryArgs) -> Result<()> {
         let mut reranker =
             Reranker::choose(&a.index, a.model.rerank.as_deref(), &a.model.options())
                 .map_err(|e| {
+                    let e = anyhow::Error::from(e);
                     if a.model.rerank.is_none() {
-                        anyhow::anyhow!(
-                            "{e} (the default reranker; --no-rerank queries BM25 alone)"
-                        )
+                        e.context("the default reranker (--no-rerank queries BM25 alone)")
                     } else {
-                        e.into()
+                        e
                     }
                 })?
                 .with_depth(a.depth);
