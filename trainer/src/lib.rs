@@ -33,8 +33,8 @@ pub use pseudo::{
 };
 pub use retrain::{
     default_pseudo_dev, default_pseudo_queries, dry_run, install, is_student_dir, retrain,
-    write_groups, DataSummary, Fusion, NotInstalled, PseudoOptions, RetrainOptions, RetrainReport,
-    Stage, StageCosts, MIN_GAIN,
+    write_groups, Current, DataSummary, Fusion, NotInstalled, PseudoOptions, RetrainOptions,
+    RetrainReport, Stage, StageCosts, MIN_GAIN,
 };
 pub use teacher::{
     apply_target, consistency_filter, ConsistencyFilter, FilterReport, RankBy, Target,

@@ -166,6 +166,24 @@ pub struct Fusion {
     pub gain: f64,
     /// True if the student fused beats BM25 on the dev queries by at least [`MIN_GAIN`].
     pub beats_bm25: bool,
+    /// The reranker the index used before this run (its installed one, else the bundled
+    /// student), fused at its own weight on the same dev queries; `None` if it could not be
+    /// loaded.
+    #[serde(default)]
+    pub current: Option<Current>,
+}
+
+/// The reranker a retrained student would replace, measured on the student's dev queries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Current {
+    /// Its name (`student` for the bundled one, `index-reranker` for an installed one).
+    pub name: String,
+    /// Its BM25 weight.
+    pub alpha: f64,
+    /// Dev nDCG@10 fused at that weight.
+    pub dev_ndcg: f64,
+    /// True if the new student's best fused dev nDCG@10 beats it by at least [`MIN_GAIN`].
+    pub beaten: bool,
 }
 
 /// The dev gain in nDCG@10 a student must show over BM25 to be used: a margin against the
@@ -203,7 +221,25 @@ impl Fusion {
             dev: Some(scores),
             gain: if beats { gain } else { 0.0 },
             beats_bm25: beats,
+            current: None,
         }
+    }
+
+    /// Records how the reranker in use now does on the same dev queries, fused at its own
+    /// weight, and whether the new student beats it by [`MIN_GAIN`].
+    pub fn compare_with(&mut self, name: String, alpha: f64, dev_ndcg: f64) {
+        let best = self.dev.as_ref().map_or(0.0, |d| d.best_fused().1);
+        let beaten = best - dev_ndcg >= MIN_GAIN;
+        self.chosen_on.push_str(&format!(
+            "; the reranker in use ({name}, alpha {alpha:.1}) {dev_ndcg:.4} on the same queries{}",
+            if beaten { "" } else { ": not beaten" }
+        ));
+        self.current = Some(Current {
+            name,
+            alpha,
+            dev_ndcg,
+            beaten,
+        });
     }
 
     /// Without dev queries nothing says the student helps: BM25 alone.
@@ -217,6 +253,7 @@ impl Fusion {
             dev: None,
             gain: 0.0,
             beats_bm25: false,
+            current: None,
         }
     }
 }
@@ -506,7 +543,19 @@ pub fn retrain(
                 },
             )?;
             let scores = score_with_progress(&dev, &student, progress)?;
-            Fusion::choose(&dev, dev.evaluate(&scores, &alpha_grid()))
+            let mut fusion = Fusion::choose(&dev, dev.evaluate(&scores, &alpha_grid()));
+            // What the index reranks with now: a student that does not beat it is no gain to
+            // install. Best effort: without it, only the comparison with BM25 guards.
+            match search::Reranker::for_index(&options.index, &options.teacher_options) {
+                Ok(current) => {
+                    let scores = score_with_progress(&dev, current.model(), progress)?;
+                    let ndcg = dev.evaluate(&scores, &[current.alpha()]);
+                    let at = ndcg.fused.first().map_or(ndcg.bm25, |&(_, v)| v);
+                    fusion.compare_with(current.label(), current.alpha(), at);
+                }
+                Err(e) => tracing::warn!("the reranker in use could not be loaded to compare: {e}"),
+            }
+            fusion
         }
         None => Fusion::without_dev(),
     };
@@ -589,18 +638,23 @@ pub fn is_student_dir(dir: &Path) -> bool {
 pub enum NotInstalled {
     /// Its fusion weight was chosen as BM25 alone: on the dev queries it did not beat BM25.
     NoGain(Fusion),
+    /// It beat BM25 but not the reranker the index uses now, on the same dev queries.
+    NotBetter(Fusion),
 }
 
 /// Installs the student in `student` (a [`retrain`] output, with `model.onnx` and
 /// `fusion.json`) as the index's own reranker, `<index>/reranker/`, which `search-cli query
 /// --index` then reranks with by default. Replaces an installed one atomically. A student
-/// that did not beat BM25 on its dev queries is not installed.
+/// that did not beat BM25 on its dev queries, or the reranker in use then, is not installed.
 pub fn install(student: &Path, index: &Path) -> Result<std::result::Result<PathBuf, NotInstalled>> {
     let fusion_path = student.join("fusion.json");
     let text = std::fs::read_to_string(&fusion_path).map_err(|e| Error::io(&fusion_path, e))?;
     let fusion: Fusion = serde_json::from_str(&text).map_err(|e| Error::json(&fusion_path, e))?;
     if !fusion.beats_bm25 {
         return Ok(Err(NotInstalled::NoGain(fusion)));
+    }
+    if fusion.current.as_ref().is_some_and(|c| !c.beaten) {
+        return Ok(Err(NotInstalled::NotBetter(fusion)));
     }
     let target = search::installed_reranker_dir(index);
     crate::train::atomic_dir(&target, |dir| {

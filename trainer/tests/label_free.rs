@@ -226,6 +226,52 @@ fn label_free_retrain_writes_a_student_with_its_fusion_weight_and_resumes_in_eve
         Some(fusion.alpha),
         "query and eval read the weight from fusion.json"
     );
+    // The reranker in use (here the bundled student) was measured on the same dev queries,
+    // and install follows both comparisons.
+    let current = fusion
+        .current
+        .clone()
+        .expect("the reranker in use is measured too");
+    assert_eq!(current.name, "student");
+    let other = root.join("other-index");
+    std::fs::create_dir_all(&other).unwrap();
+    match trainer::install(&whole, &other).unwrap() {
+        Ok(p) => {
+            assert!(fusion.beats_bm25 && current.beaten);
+            assert!(p.join("model.onnx").exists() && p.join("fusion.json").exists());
+        }
+        Err(trainer::NotInstalled::NoGain(_)) => assert!(!fusion.beats_bm25),
+        Err(trainer::NotInstalled::NotBetter(_)) => {
+            assert!(fusion.beats_bm25 && !current.beaten)
+        }
+    }
+    // A student that beats BM25 but not the reranker in use is refused, whatever this run gave.
+    let copy = root.join("not-better");
+    std::fs::create_dir_all(&copy).unwrap();
+    for f in [
+        "model.onnx",
+        "tokenizer.json",
+        "config.json",
+        "training.json",
+    ] {
+        std::fs::copy(whole.join(f), copy.join(f)).unwrap();
+    }
+    let mut worse = fusion.clone();
+    worse.beats_bm25 = true;
+    worse.current = Some(trainer::Current {
+        beaten: false,
+        ..current.clone()
+    });
+    std::fs::write(
+        copy.join("fusion.json"),
+        serde_json::to_string(&worse).unwrap(),
+    )
+    .unwrap();
+    assert!(matches!(
+        trainer::install(&copy, &other).unwrap(),
+        Err(trainer::NotInstalled::NotBetter(_))
+    ));
+
     // The folder is an ONNX reranker now.
     assert!(whole.join("model.onnx").exists());
     let student = reranker::load_cross_encoder(

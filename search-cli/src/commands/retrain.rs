@@ -114,6 +114,10 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
                 "not installed: on its dev queries the student does not beat BM25 ({}); the index keeps its current reranker",
                 f.chosen_on
             ),
+            Err(trainer::NotInstalled::NotBetter(f)) => println!(
+                "not installed: on its dev queries the student does not beat the reranker in use ({}); the index keeps it",
+                f.chosen_on
+            ),
         }
     }
     Ok(())
