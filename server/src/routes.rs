@@ -117,15 +117,7 @@ async fn search(State(state): State<AppState>, body: Bytes) -> Result<Json<Searc
             hits: hits
                 .into_iter()
                 .zip(snippets)
-                .map(|(h, sn)| HitOut {
-                    snippet: sn.text,
-                    highlights: ranges(&sn.highlights),
-                    score: h.score as f64,
-                    bm25: h.score,
-                    ce: None,
-                    id: h.id,
-                    title: h.title,
-                })
+                .map(|(h, sn)| hit_out(h.score as f64, None, h, sn))
                 .collect(),
             mode: "bm25".into(),
             alpha: None,
@@ -161,15 +153,7 @@ async fn search(State(state): State<AppState>, body: Bytes) -> Result<Json<Searc
         hits: hits
             .into_iter()
             .zip(snippets)
-            .map(|(h, sn)| HitOut {
-                snippet: sn.text,
-                highlights: ranges(&sn.highlights),
-                score: h.score,
-                bm25: h.hit.score,
-                ce: Some(h.ce_score),
-                id: h.hit.id,
-                title: h.hit.title,
-            })
+            .map(|(h, sn)| hit_out(h.score, Some(h.ce_score), h.hit, sn))
             .collect(),
         mode: reranker.label(),
         alpha: Some(options.alpha),
@@ -180,8 +164,26 @@ async fn search(State(state): State<AppState>, body: Bytes) -> Result<Json<Searc
     }))
 }
 
-fn ranges(r: &[std::ops::Range<usize>]) -> Vec<[usize; 2]> {
-    r.iter().map(|r| [r.start, r.end]).collect()
+/// One hit of a reply: ranked by `score`, with its cross-encoder score when reranked.
+fn hit_out(
+    score: f64,
+    ce: Option<f32>,
+    hit: search::Hit,
+    snippet: search::engine::Snippet,
+) -> HitOut {
+    HitOut {
+        highlights: snippet
+            .highlights
+            .iter()
+            .map(|r| [r.start, r.end])
+            .collect(),
+        snippet: snippet.text,
+        score,
+        bm25: hit.score,
+        ce,
+        id: hit.id,
+        title: hit.title,
+    }
 }
 
 fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {

@@ -392,7 +392,10 @@ async fn reranked_search_reports_all_three_scores() {
     let m = http(a, "GET", "/metrics", &[], b"").await.body;
     // Every BM25 candidate (here fewer than the depth: all that match) is one pair.
     let n = j["hits"].as_array().unwrap().len();
-    assert!(m.contains(&format!("search_reranked_pairs_total {n}\n")), "{m}");
+    assert!(
+        m.contains(&format!("search_reranked_pairs_total {n}\n")),
+        "{m}"
+    );
     s.stop.send(()).unwrap();
     s.done.await.unwrap().unwrap();
 }
