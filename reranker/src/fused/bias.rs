@@ -100,7 +100,7 @@ pub fn bias_add(x: &Tensor, b: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fused::rand4;
+    use crate::fused::{max_diff, rand4};
     use candle_core::{Device, Var};
 
     #[test]
@@ -119,16 +119,6 @@ mod tests {
         let r = x.as_tensor().sin().unwrap();
         let y1 = bias_add(x.as_tensor(), b.as_tensor()).unwrap();
         let y2 = x.as_tensor().broadcast_add(b.as_tensor()).unwrap();
-        let max_diff = |a: &Tensor, b: &Tensor| {
-            (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-        };
         assert_eq!(max_diff(&y1, &y2), 0.0);
         let g1 = (y1 * &r).unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = (y2 * &r).unwrap().sum_all().unwrap().backward().unwrap();

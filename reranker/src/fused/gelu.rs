@@ -88,7 +88,7 @@ pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fused::rand4;
+    use crate::fused::{max_diff, rand4};
     use candle_core::{Device, Var};
 
     #[test]
@@ -97,14 +97,7 @@ mod tests {
         let x = Var::from_vec(rand4(5), (6, 10), &dev).unwrap();
         let r = Tensor::from_vec(rand4(8), (6, 10), &dev).unwrap();
         let close = |a: &Tensor, b: &Tensor, tol: f32| {
-            let d = (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let d = max_diff(a, b);
             assert!(d < tol, "{d}");
         };
         let z1 = gelu_erf(x.as_tensor()).unwrap();

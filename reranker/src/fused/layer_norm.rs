@@ -153,7 +153,7 @@ pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fused::rand4;
+    use crate::fused::{max_diff, rand4};
     use candle_core::{Device, Var, D};
 
     #[test]
@@ -175,14 +175,7 @@ mod tests {
                 .unwrap()
         };
         let close = |a: &Tensor, b: &Tensor, tol: f32| {
-            let d = (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let d = max_diff(a, b);
             assert!(d < tol, "{d}");
         };
         let y1 = layer_norm(x.as_tensor(), w.as_tensor(), b.as_tensor(), 1e-5).unwrap();

@@ -58,3 +58,16 @@ pub(crate) fn rand4(seed: u64) -> Vec<f32> {
         .map(|i| uniform(seed, i) * 4.0 - 2.0)
         .collect()
 }
+
+/// Test helper: the largest absolute difference between two tensors of one shape.
+#[cfg(test)]
+pub(crate) fn max_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}

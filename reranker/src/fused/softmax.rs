@@ -160,7 +160,7 @@ pub fn attention_softmax(scores: &Tensor, mask: &Tensor, p: f32, seed: u64) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fused::rand4;
+    use crate::fused::{max_diff, rand4};
     use candle_core::{Device, Var, D};
 
     #[test]
@@ -177,14 +177,7 @@ mod tests {
             D::Minus1,
         )
         .unwrap();
-        let diff = (&fused - &composed)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_diff(&fused, &composed);
         assert!(diff < 1e-6, "{diff}");
         let g1 = (fused * &w).unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = (composed * &w)
@@ -197,14 +190,7 @@ mod tests {
             g1.get(x.as_tensor()).unwrap(),
             g2.get(x.as_tensor()).unwrap(),
         );
-        let diff = (g1 - g2)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_diff(g1, g2);
         assert!(diff < 1e-6, "{diff}");
     }
 }
