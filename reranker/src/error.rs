@@ -85,6 +85,10 @@ pub enum ScoreError {
         /// Pairs given.
         batch: usize,
     },
+    /// The pass these pairs shared with other callers' (see [`crate::Batched`]) was abandoned:
+    /// the model panicked on another caller's pairs.
+    #[error("scoring abandoned: the model failed on a batch these pairs shared")]
+    Abandoned,
     /// The score cache could not be written.
     #[error("writing the score cache {}: {source}", path.display())]
     Cache {

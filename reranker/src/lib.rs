@@ -25,6 +25,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod batched;
 pub mod bert;
 mod cache;
 mod candle;
@@ -39,6 +40,7 @@ mod tokenize;
 pub use crate::candle::{
     has_bert_prefix, load_bert_dir, read_config, save_random_model, CandleCrossEncoder,
 };
+pub use batched::{BatchStats, Batched};
 pub use bert::{BertConfig, BertCrossEncoder};
 pub use cache::{CachedCrossEncoder, ScoreCache};
 pub use error::{ExportError, LoadError, ScoreError};
@@ -98,6 +100,20 @@ pub trait CrossEncoder: Send + Sync + std::fmt::Debug {
 }
 
 impl<T: CrossEncoder + ?Sized> CrossEncoder for &T {
+    fn score_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, ScoreError> {
+        (**self).score_pairs(pairs)
+    }
+
+    fn score(&self, query: &str, passages: &[&str]) -> Result<Vec<f32>, ScoreError> {
+        (**self).score(query, passages)
+    }
+
+    fn info(&self) -> &ModelInfo {
+        (**self).info()
+    }
+}
+
+impl<T: CrossEncoder + ?Sized> CrossEncoder for std::sync::Arc<T> {
     fn score_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, ScoreError> {
         (**self).score_pairs(pairs)
     }

@@ -476,6 +476,10 @@ pub struct ServeArgs {
     /// Seconds before a request gets 408.
     #[arg(long, default_value_t = 30)]
     pub timeout_s: u64,
+    /// Score concurrent searches' pairs together, up to this many a model pass (0: each
+    /// search alone, the default: on a 2-core CPU batching measured slower).
+    #[arg(long, default_value_t = 0)]
+    pub batch_pairs: usize,
 }
 
 #[derive(Args)]

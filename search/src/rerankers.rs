@@ -1,9 +1,10 @@
 //! [`Reranker`]: a cross-encoder together with the BM25 weight and depth it is used at.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use engine::Engine;
-use reranker::{CrossEncoder, RerankerOptions};
+use reranker::{BatchStats, Batched, CrossEncoder, RerankerOptions};
 
 use crate::error::Result;
 use crate::rerank::{
@@ -20,6 +21,8 @@ pub struct Reranker {
     name: String,
     options: RerankOptions,
     installed: bool,
+    /// The model behind `model` when it batches across callers ([`Reranker::batched`]).
+    batches: Option<Arc<Batched<Box<dyn CrossEncoder>>>>,
 }
 
 /// What a command's `--rerank` without a model name asks for: the index's own reranker,
@@ -46,6 +49,7 @@ impl Reranker {
                 ..RerankOptions::default()
             },
             installed: false,
+            batches: None,
         })
     }
 
@@ -100,6 +104,22 @@ impl Reranker {
     pub fn with_depth(mut self, depth: usize) -> Reranker {
         self.options.depth = depth;
         self
+    }
+
+    /// The same reranker, its concurrent callers (threads searching at once) scored together
+    /// in passes of up to `max_pairs` pairs ([`reranker::Batched`]): what a server wants.
+    pub fn batched(self, max_pairs: usize) -> Reranker {
+        let shared = Arc::new(Batched::new(self.model, max_pairs));
+        Reranker {
+            model: Box::new(shared.clone()),
+            batches: Some(shared),
+            ..self
+        }
+    }
+
+    /// Passes and pairs scored so far, when [`batched`](Reranker::batched).
+    pub fn batch_stats(&self) -> Option<BatchStats> {
+        self.batches.as_ref().map(|b| b.stats())
     }
 
     /// BM25's weight in the fused score.

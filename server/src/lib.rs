@@ -55,6 +55,11 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// A request that takes longer gets 408 (30 s by default).
     pub timeout: Duration,
+    /// Concurrent searches' pairs are scored together in passes of up to this many pairs
+    /// (0 by default: each search alone, because on a 2-core CPU batching measured slower:
+    /// docs/RESULTS.md §8; try 256 where passes are cheap to widen). See
+    /// [`search::reranker::Batched`].
+    pub batch_pairs: usize,
 }
 
 impl Config {
@@ -68,6 +73,7 @@ impl Config {
             commit_ms: 1000,
             max_body_bytes: 32 << 20,
             timeout: Duration::from_secs(30),
+            batch_pairs: 0,
         }
     }
 }

@@ -101,7 +101,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, documents: u64) -> String {
+    pub fn render(&self, documents: u64, batches: search::reranker::BatchStats) -> String {
         let mut out = String::new();
         out.push_str("# HELP search_requests_total Requests by route and status.\n");
         out.push_str("# TYPE search_requests_total counter\n");
@@ -167,6 +167,14 @@ impl Metrics {
         out.push_str("# TYPE search_rerank_pairs_per_second gauge\n");
         let rate = if busy > 0.0 { pairs as f64 / busy } else { 0.0 };
         let _ = writeln!(out, "search_rerank_pairs_per_second {rate}");
+        out.push_str(
+            "# HELP search_rerank_passes_total Model passes; concurrent searches share one when batched.\n",
+        );
+        out.push_str("# TYPE search_rerank_passes_total counter\n");
+        let _ = writeln!(out, "search_rerank_passes_total {}", batches.passes);
+        out.push_str("# HELP search_rerank_pass_pairs_total Pairs scored over all passes.\n");
+        out.push_str("# TYPE search_rerank_pass_pairs_total counter\n");
+        let _ = writeln!(out, "search_rerank_pass_pairs_total {}", batches.pairs);
         out.push_str("# TYPE search_documents_written_total counter\n");
         let _ = writeln!(
             out,

@@ -323,6 +323,8 @@ fn folder_bytes(path: &std::path::Path) -> u64 {
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [("content-type", "text/plain; version=0.0.4")],
-        state.metrics().render(state.index().len()),
+        state
+            .metrics()
+            .render(state.index().len(), state.batch_stats()),
     )
 }

@@ -31,6 +31,7 @@ struct Inner {
     commit_ms: u64,
     pub(crate) max_body_bytes: usize,
     pub(crate) timeout: Duration,
+    batch_pairs: usize,
     metrics: Metrics,
 }
 
@@ -53,7 +54,7 @@ impl AppState {
             config.reranker.as_deref(),
             &RerankerOptions::default(),
         )
-        .map(Arc::new)
+        .map(|r| Arc::new(batching(r, config.batch_pairs)))
         .map_err(|e| {
             eprintln!("warning: no reranker: {e}; searches are BM25 alone");
             e.to_string()
@@ -69,6 +70,7 @@ impl AppState {
                 commit_ms: config.commit_ms.max(1),
                 max_body_bytes: config.max_body_bytes,
                 timeout: config.timeout,
+                batch_pairs: config.batch_pairs,
                 metrics: Metrics::default(),
             }),
         })
@@ -128,14 +130,28 @@ impl AppState {
             return Ok(r.clone());
         }
         let owned = name.to_owned();
+        let batch_pairs = self.inner.batch_pairs;
         let loaded = tokio::task::spawn_blocking(move || {
             Reranker::load_with(&owned, &RerankerOptions::default())
+                .map(|r| batching(r, batch_pairs))
         })
         .await?
         .map_err(|e| ApiError::field("rerank", e.to_string()))?;
         let loaded = Arc::new(loaded);
         self.models().insert(name.to_owned(), loaded.clone());
         Ok(loaded)
+    }
+
+    /// Model passes and pairs over every loaded reranker (see [`Reranker::batched`]).
+    pub(crate) fn batch_stats(&self) -> search::reranker::BatchStats {
+        let mut all: Vec<Arc<Reranker>> = self.models().values().cloned().collect();
+        all.extend(self.inner.reranker.as_ref().ok().cloned());
+        let mut total = search::reranker::BatchStats::default();
+        for s in all.iter().filter_map(|r| r.batch_stats()) {
+            total.passes += s.passes;
+            total.pairs += s.pairs;
+        }
+        total
     }
 
     fn models(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Reranker>>> {
@@ -191,6 +207,15 @@ impl AppState {
                 }
             }
         })
+    }
+}
+
+/// `reranker`, batching its concurrent callers when `batch_pairs` is not 0.
+fn batching(reranker: Reranker, batch_pairs: usize) -> Reranker {
+    if batch_pairs == 0 {
+        reranker
+    } else {
+        reranker.batched(batch_pairs)
     }
 }
 

@@ -12,6 +12,7 @@ pub fn serve(a: ServeArgs) -> Result<()> {
     config.commit_ms = a.commit_ms;
     config.max_body_bytes = a.max_body_bytes;
     config.timeout = std::time::Duration::from_secs(a.timeout_s);
+    config.batch_pairs = a.batch_pairs;
     server::run(config)?;
     Ok(())
 }
