@@ -2,7 +2,8 @@
 # serve_browser.sh BIN OUT_DIR: the search page in a real headless browser (Debian's chromium):
 # a server over a small index, the page opened with a query (/?q=..., which fills the box and
 # submits it as a user would), the rendered DOM checked for the hits and both scores, and a
-# screenshot saved to OUT_DIR/search-page.png.
+# screenshot saved to OUT_DIR/search-page.png; then the bare page driven by keypresses over the
+# DevTools protocol (browser_type.js, Node 20), screenshot OUT_DIR/typed-query.png.
 set -euo pipefail
 bin=$1; out=$2
 mkdir -p "$out"
@@ -27,3 +28,8 @@ echo "first hit: $first"
 grep -q 'cross-encoder' "$work/dom.html" && echo "scores shown: bm25 and cross-encoder"
 grep -o 'hits, [^<]*ms' "$work/dom.html" | head -1
 ls -la "$out/search-page.png"
+# Then as a user: the bare page, the query typed key by key and Enter pressed (DevTools protocol).
+"$chrome" --headless --no-sandbox --disable-gpu --remote-debugging-port=9333 about:blank 2>/dev/null &
+cpid=$!
+node --experimental-websocket "$(dirname "$0")/browser_type.js" http://127.0.0.1:18282/ "$out/typed-query.png" 2>&1 | grep -v ExperimentalWarning
+kill $cpid 2>/dev/null || true
