@@ -99,44 +99,23 @@ pub trait CrossEncoder: Send + Sync + std::fmt::Debug {
     fn info(&self) -> &ModelInfo;
 }
 
-impl<T: CrossEncoder + ?Sized> CrossEncoder for &T {
-    fn score_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, ScoreError> {
-        (**self).score_pairs(pairs)
-    }
+/// Forwards [`CrossEncoder`] through a pointer type to the model it points at.
+macro_rules! forward_cross_encoder {
+    ($($ptr:ty),*) => {$(
+        impl<T: CrossEncoder + ?Sized> CrossEncoder for $ptr {
+            fn score_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, ScoreError> {
+                (**self).score_pairs(pairs)
+            }
 
-    fn score(&self, query: &str, passages: &[&str]) -> Result<Vec<f32>, ScoreError> {
-        (**self).score(query, passages)
-    }
+            fn score(&self, query: &str, passages: &[&str]) -> Result<Vec<f32>, ScoreError> {
+                (**self).score(query, passages)
+            }
 
-    fn info(&self) -> &ModelInfo {
-        (**self).info()
-    }
+            fn info(&self) -> &ModelInfo {
+                (**self).info()
+            }
+        }
+    )*};
 }
 
-impl<T: CrossEncoder + ?Sized> CrossEncoder for std::sync::Arc<T> {
-    fn score_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, ScoreError> {
-        (**self).score_pairs(pairs)
-    }
-
-    fn score(&self, query: &str, passages: &[&str]) -> Result<Vec<f32>, ScoreError> {
-        (**self).score(query, passages)
-    }
-
-    fn info(&self) -> &ModelInfo {
-        (**self).info()
-    }
-}
-
-impl<T: CrossEncoder + ?Sized> CrossEncoder for Box<T> {
-    fn score_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, ScoreError> {
-        (**self).score_pairs(pairs)
-    }
-
-    fn score(&self, query: &str, passages: &[&str]) -> Result<Vec<f32>, ScoreError> {
-        (**self).score(query, passages)
-    }
-
-    fn info(&self) -> &ModelInfo {
-        (**self).info()
-    }
-}
+forward_cross_encoder!(&T, Box<T>, std::sync::Arc<T>);
