@@ -166,7 +166,7 @@ pub fn bench_rerank(a: BenchRerankArgs) -> Result<()> {
         // The same f32 weights exported to ONNX: ort against candle on equal terms (the
         // fetched teacher is int8-quantized, which alone makes it faster).
         let onnx_dir = dir.path().join("onnx");
-        reranker::export_onnx_dir(&shape_dir, &onnx_dir)?;
+        reranker::export_onnx_dir(&shape_dir, &onnx_dir, reranker::Precision::F32)?;
         let exported = OnnxCrossEncoder::load(&onnx_dir, &options)?;
         let t = median(time_scoring(&exported, sub, a.rounds.min(2))?);
         println!(

@@ -4,28 +4,64 @@
 //! The graph (opset 17) takes `input_ids`, `attention_mask`, `token_type_ids` (int64,
 //! `[batch, sequence]`) and gives `logits` (float, `[batch, 1]`), like an HF export. It uses
 //! plain ONNX ops: Gather, MatMul, Add, LayerNormalization, Softmax, Erf, Tanh ...
+//!
+//! [`Precision::Int8`] writes the dynamic int8 form ONNX Runtime's own `quantize_dynamic`
+//! writes (and fuses at load into `DynamicQuantizeMatMul`): each linear layer's weight as
+//! `uint8` with one scale per output column and zero point 128, its input quantized per pass by
+//! `DynamicQuantizeLinear`, the product by `MatMulInteger`; the word embeddings as `int8` with
+//! one scale per row. The two attention products stay float (their operands are activations).
 
 use std::path::Path;
 
 use crate::bert::Linear;
 use candle_core::Tensor;
+use candle_core::{DType, Device};
 use candle_nn::Embedding;
+use candle_nn::VarBuilder;
 use onnx_protobuf::{
     attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
-    AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto,
+    AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto,
+    StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
 
 use crate::bert::{Activation, BertCrossEncoder, LayerNorm};
-use crate::candle::load_bert_dir;
-use crate::error::ExportError;
+use crate::candle::{load_bert_dir, read_config};
+use crate::error::{ExportError, LoadError};
 
 const OPSET: i64 = 17;
+
+/// The metadata key an export records its [`Precision`] under (`f32` or `int8`).
+pub(crate) const PRECISION_KEY: &str = "search.precision";
+
+/// How an export stores the model's weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// 32-bit floats: the trained weights exactly, and the only form that can be trained
+    /// further ([`crate::read_onnx_weights`] reads them back).
+    #[default]
+    F32,
+    /// Dynamic int8 quantization (see the module's notes): about a quarter of the file, scores
+    /// within quantization error of [`Precision::F32`]. Faster only where the CPU multiplies
+    /// 8-bit integers faster than floats (AVX-512 VNNI, AVX-VNNI, ARM dot products); on plain
+    /// AVX2 about as fast as f32 (docs/RESULTS.md).
+    Int8,
+}
+
+impl Precision {
+    /// The name recorded in the model's metadata.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Int8 => "int8",
+        }
+    }
+}
 
 struct Graph {
     nodes: Vec<NodeProto>,
     inits: Vec<TensorProto>,
     next: usize,
+    precision: Precision,
 }
 
 enum Attr {
@@ -41,12 +77,28 @@ impl Graph {
     }
 
     fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<(&str, Attr)>) -> String {
+        self.node_n(op, inputs, 1, attrs).remove(0)
+    }
+
+    /// A node with `outputs` outputs; their names in order.
+    fn node_n(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        outputs: usize,
+        attrs: Vec<(&str, Attr)>,
+    ) -> Vec<String> {
         let out = self.fresh(&op.to_ascii_lowercase());
         let mut n = NodeProto::new();
         n.op_type = op.into();
         n.name = format!("{out}_node");
         n.input = inputs.iter().map(|s| s.to_string()).collect();
-        n.output = vec![out.clone()];
+        n.output = (0..outputs)
+            .map(|i| match i {
+                0 => out.clone(),
+                _ => format!("{out}_{i}"),
+            })
+            .collect();
         for (name, a) in attrs {
             let mut p = AttributeProto::new();
             p.name = name.into();
@@ -66,8 +118,9 @@ impl Graph {
             }
             n.attribute.push(p);
         }
+        let outs = n.output.clone();
         self.nodes.push(n);
-        out
+        outs
     }
 
     fn init(&mut self, hint: &str, dims: &[i64], data_type: DataType, raw: Vec<u8>) -> String {
@@ -101,11 +154,24 @@ impl Graph {
         Ok(self.f32s(hint, &dims, &data))
     }
 
+    fn cast_float(&mut self, x: &str) -> String {
+        self.node(
+            "Cast",
+            &[x],
+            vec![("to", Attr::Int(DataType::FLOAT as i64))],
+        )
+    }
+
     /// `x · Wᵀ + b` for a candle `Linear` (weight `[out, in]`).
     fn linear(&mut self, x: &str, l: &Linear, hint: &str) -> candle_core::Result<String> {
         let wt = l.weight().t()?.contiguous()?;
-        let w = self.tensor(&format!("{hint}_w"), &wt)?;
-        let y = self.node("MatMul", &[x, &w], vec![]);
+        let y = match self.precision {
+            Precision::F32 => {
+                let w = self.tensor(&format!("{hint}_w"), &wt)?;
+                self.node("MatMul", &[x, &w], vec![])
+            }
+            Precision::Int8 => self.matmul_int8(x, &wt, hint)?,
+        };
         match l.bias() {
             Some(b) => {
                 let b = self.tensor(&format!("{hint}_b"), b)?;
@@ -113,6 +179,26 @@ impl Graph {
             }
             None => Ok(y),
         }
+    }
+
+    /// `x · w` with `w` (`[in, out]`) quantized per output column and `x` per pass.
+    fn matmul_int8(&mut self, x: &str, w: &Tensor, hint: &str) -> candle_core::Result<String> {
+        let (k, n) = w.dims2()?;
+        let data = w.flatten_all()?.to_vec1::<f32>()?;
+        let (q, scales) = quantize_columns(&data, k, n);
+        let wq = self.init(
+            &format!("{hint}_wq"),
+            &[k as i64, n as i64],
+            DataType::UINT8,
+            q,
+        );
+        let wzp = self.init(&format!("{hint}_wzp"), &[], DataType::UINT8, vec![128]);
+        let ws = self.f32s(&format!("{hint}_ws"), &[n as i64], &scales);
+        let xq = self.node_n("DynamicQuantizeLinear", &[x], 3, vec![]);
+        let acc = self.node("MatMulInteger", &[&xq[0], &wq, &xq[2], &wzp], vec![]);
+        let acc = self.cast_float(&acc);
+        let scale = self.node("Mul", &[&xq[1], &ws], vec![]);
+        Ok(self.node("Mul", &[&acc, &scale], vec![]))
     }
 
     fn layer_norm(&mut self, x: &str, ln: &LayerNorm, hint: &str) -> candle_core::Result<String> {
@@ -131,6 +217,32 @@ impl Graph {
     fn gather(&mut self, table: &Embedding, idx: &str, hint: &str) -> candle_core::Result<String> {
         let t = self.tensor(hint, table.embeddings())?;
         Ok(self.node("Gather", &[&t, idx], vec![]))
+    }
+
+    /// [`Graph::gather`] from an `int8` table with one scale per row (at [`Precision::Int8`]).
+    fn gather_rows(
+        &mut self,
+        table: &Embedding,
+        idx: &str,
+        hint: &str,
+    ) -> candle_core::Result<String> {
+        if self.precision == Precision::F32 {
+            return self.gather(table, idx, hint);
+        }
+        let (rows, cols) = table.embeddings().dims2()?;
+        let data = table.embeddings().flatten_all()?.to_vec1::<f32>()?;
+        let (q, scales) = quantize_rows(&data, cols);
+        let tq = self.init(
+            &format!("{hint}_q"),
+            &[rows as i64, cols as i64],
+            DataType::INT8,
+            q,
+        );
+        let ts = self.f32s(&format!("{hint}_s"), &[rows as i64, 1], &scales);
+        let g = self.node("Gather", &[&tq, idx], vec![]);
+        let g = self.cast_float(&g);
+        let s = self.node("Gather", &[&ts, idx], vec![]);
+        Ok(self.node("Mul", &[&g, &s], vec![]))
     }
 
     fn activation(&mut self, x: &str, act: Activation) -> String {
@@ -167,6 +279,44 @@ impl Graph {
     }
 }
 
+/// Symmetric 8-bit codes of a row-major `[k, n]` matrix, one scale per column, stored as
+/// `uint8` with zero point 128 (unsigned weights: AVX2's u8·s8 instruction saturates, u8·u8
+/// through 16 bits does not). Returns the codes and the scales.
+fn quantize_columns(w: &[f32], k: usize, n: usize) -> (Vec<u8>, Vec<f32>) {
+    let mut scales = vec![0f32; n];
+    for r in 0..k {
+        for (c, s) in scales.iter_mut().enumerate() {
+            *s = s.max(w[r * n + c].abs());
+        }
+    }
+    for s in &mut scales {
+        *s = if *s > 0.0 { *s / 127.0 } else { 1.0 };
+    }
+    let q = w
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| ((x / scales[i % n]).round().clamp(-127.0, 127.0) as i32 + 128) as u8)
+        .collect();
+    (q, scales)
+}
+
+/// Symmetric `int8` codes (as bytes) of a row-major matrix with `cols` columns, one scale per
+/// row.
+fn quantize_rows(t: &[f32], cols: usize) -> (Vec<u8>, Vec<f32>) {
+    let mut q = Vec::with_capacity(t.len());
+    let mut scales = Vec::with_capacity(t.len() / cols.max(1));
+    for row in t.chunks(cols.max(1)) {
+        let m = row.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let s = if m > 0.0 { m / 127.0 } else { 1.0 };
+        q.extend(
+            row.iter()
+                .map(|&x| (x / s).round().clamp(-127.0, 127.0) as i8 as u8),
+        );
+        scales.push(s);
+    }
+    (q, scales)
+}
+
 fn value_info(name: &str, elem: DataType, dims: &[Result<i64, &str>]) -> ValueInfoProto {
     let mut shape = TensorShapeProto::new();
     for d in dims {
@@ -188,7 +338,7 @@ fn value_info(name: &str, elem: DataType, dims: &[Result<i64, &str>]) -> ValueIn
     v
 }
 
-fn build(model: &BertCrossEncoder) -> candle_core::Result<ModelProto> {
+fn build(model: &BertCrossEncoder, precision: Precision) -> candle_core::Result<ModelProto> {
     let cfg = model.config();
     let heads = cfg.num_attention_heads as i64;
     let head_dim = (cfg.hidden_size / cfg.num_attention_heads) as i64;
@@ -197,11 +347,12 @@ fn build(model: &BertCrossEncoder) -> candle_core::Result<ModelProto> {
         nodes: Vec::new(),
         inits: Vec::new(),
         next: 0,
+        precision,
     };
 
     // Embeddings: word + position + token type, then LayerNorm.
     let e = &model.embeddings;
-    let words = g.gather(&e.word, "input_ids", "word_embeddings")?;
+    let words = g.gather_rows(&e.word, "input_ids", "word_embeddings")?;
     let types = g.gather(&e.token_type, "token_type_ids", "token_type_embeddings")?;
     let shape = g.node("Shape", &["input_ids"], vec![]);
     let one_idx = g.i64s("idx1", &[], &[1]);
@@ -215,11 +366,7 @@ fn build(model: &BertCrossEncoder) -> candle_core::Result<ModelProto> {
     let mut x = g.layer_norm(&sum, &e.norm, "embeddings_ln")?;
 
     // Additive attention mask: (mask - 1) * 10000, shape [batch, 1, 1, seq].
-    let maskf = g.node(
-        "Cast",
-        &["attention_mask"],
-        vec![("to", Attr::Int(DataType::FLOAT as i64))],
-    );
+    let maskf = g.cast_float("attention_mask");
     let one = g.scalar(1.0);
     let big = g.scalar(10000.0);
     let m = g.node("Sub", &[&maskf, &one], vec![]);
@@ -309,29 +456,46 @@ fn build(model: &BertCrossEncoder) -> candle_core::Result<ModelProto> {
     m.producer_name = crate::import::PRODUCER.into();
     m.producer_version = env!("CARGO_PKG_VERSION").into();
     m.graph = Some(graph).into();
+    let mut p = StringStringEntryProto::new();
+    p.key = PRECISION_KEY.into();
+    p.value = precision.name().into();
+    m.metadata_props.push(p);
     Ok(m)
 }
 
-/// Writes `model` as an ONNX file (atomically: a temporary file, then a rename).
-pub fn export_onnx(model: &BertCrossEncoder, out: impl AsRef<Path>) -> Result<(), ExportError> {
+/// Writes `model` as an ONNX file at `precision` (atomically: a temporary file, then a
+/// rename).
+pub fn export_onnx(
+    model: &BertCrossEncoder,
+    out: impl AsRef<Path>,
+    precision: Precision,
+) -> Result<(), ExportError> {
     let out = out.as_ref();
     let err = |message: String| ExportError::Write {
         path: out.into(),
         message,
     };
-    let proto = build(model).map_err(|e| err(e.to_string()))?;
+    let proto = build(model, precision).map_err(|e| err(e.to_string()))?;
     let bytes = proto.write_to_bytes().map_err(|e| err(e.to_string()))?;
     let tmp = out.with_extension("onnx.tmp");
     std::fs::write(&tmp, bytes).map_err(|e| err(e.to_string()))?;
     std::fs::rename(&tmp, out).map_err(|e| err(e.to_string()))
 }
 
-/// Exports a candle model folder (`config.json`, `model.safetensors`, `tokenizer.json`) to an
-/// ONNX model folder (`model.onnx`, `tokenizer.json`, `config.json`) that
+/// Exports a model folder to an ONNX model folder (`model.onnx`, `tokenizer.json`,
+/// `config.json`, and the source's `fusion.json` if it has one) that
 /// [`crate::OnnxCrossEncoder`] loads.
-pub fn export_onnx_dir(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<(), ExportError> {
+///
+/// The source is a candle folder (`config.json`, `model.safetensors`, `tokenizer.json`) or an
+/// f32 ONNX folder this crate exported (the bundled student, a `retrain` output), so that an
+/// exported student can be exported again at another [`Precision`].
+pub fn export_onnx_dir(
+    src: impl AsRef<Path>,
+    dst: impl AsRef<Path>,
+    precision: Precision,
+) -> Result<(), ExportError> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
-    let model = load_bert_dir(src)?;
+    let model = load_source(src)?;
     let err = |path: &Path, e: std::io::Error| ExportError::Write {
         path: path.into(),
         message: e.to_string(),
@@ -350,7 +514,23 @@ pub fn export_onnx_dir(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<(
         }
         copy_atomic(&from, &to).map_err(|e| err(&to, e))?;
     }
-    export_onnx(&model, dst.join("model.onnx"))
+    let fusion = src.join("fusion.json");
+    if fusion.exists() && !same_file(&fusion, &dst.join("fusion.json")) {
+        copy_atomic(&fusion, &dst.join("fusion.json")).map_err(|e| err(&fusion, e))?;
+    }
+    export_onnx(&model, dst.join("model.onnx"), precision)
+}
+
+/// The model of a candle folder, or of an f32 ONNX folder this crate exported.
+fn load_source(src: &Path) -> Result<BertCrossEncoder, LoadError> {
+    let onnx = src.join("model.onnx");
+    if src.join("model.safetensors").exists() || !onnx.exists() {
+        return load_bert_dir(src);
+    }
+    let config = read_config(src.join("config.json"))?;
+    let tensors = crate::import::read_onnx_weights(&onnx)?;
+    let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+    BertCrossEncoder::load(&config, vb, true).map_err(|e| LoadError::unreadable(onnx, e))
 }
 
 /// True if both paths name one existing file (through links or `..` alike).
@@ -366,4 +546,42 @@ fn copy_atomic(from: &Path, to: &Path) -> std::io::Result<()> {
     let tmp = to.with_extension("copy.tmp");
     std::fs::copy(from, &tmp)?;
     std::fs::rename(&tmp, to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_codes_decode_within_half_a_step() {
+        // 3 x 2, the second column all zero.
+        let w = [0.5, 0.0, -1.27, 0.0, 0.01, 0.0];
+        let (q, s) = quantize_columns(&w, 3, 2);
+        assert_eq!(s[1], 1.0, "an all-zero column gets scale 1");
+        assert!((s[0] - 1.27 / 127.0).abs() < 1e-7);
+        for (i, (&code, &x)) in q.iter().zip(&w).enumerate() {
+            let back = (code as f32 - 128.0) * s[i % 2];
+            assert!(
+                (back - x).abs() <= s[i % 2] / 2.0 + 1e-7,
+                "{i}: {x} -> {back}"
+            );
+        }
+        assert_eq!(q[2], 1, "the largest magnitude maps to -127 (+128)");
+    }
+
+    #[test]
+    fn row_codes_decode_within_half_a_step() {
+        let t = [0.2, -0.4, 0.0, 0.0, 3.0, 1.5];
+        let (q, s) = quantize_rows(&t, 2);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[1], 1.0);
+        for (i, (&code, &x)) in q.iter().zip(&t).enumerate() {
+            let back = code as i8 as f32 * s[i / 2];
+            assert!(
+                (back - x).abs() <= s[i / 2] / 2.0 + 1e-7,
+                "{i}: {x} -> {back}"
+            );
+        }
+        assert_eq!(q[4] as i8, 127);
+    }
 }

@@ -81,6 +81,16 @@ pub fn read_onnx_weights(path: impl AsRef<Path>) -> Result<HashMap<String, Tenso
             model.producer_name
         )));
     }
+    if let Some(p) = model
+        .metadata_props
+        .iter()
+        .find(|p| p.key == crate::export::PRECISION_KEY && p.value != "f32")
+    {
+        return Err(corrupt(format!(
+            "an {} export: its weights are quantized and cannot be trained or exported again (use the f32 model it was exported from)",
+            p.value
+        )));
+    }
     let graph = model
         .graph
         .as_ref()

@@ -44,7 +44,7 @@ pub use batched::{BatchStats, Batched};
 pub use bert::{BertConfig, BertCrossEncoder};
 pub use cache::{CachedCrossEncoder, ScoreCache};
 pub use error::{ExportError, LoadError, ScoreError};
-pub use export::{export_onnx, export_onnx_dir};
+pub use export::{export_onnx, export_onnx_dir, Precision};
 pub use import::read_onnx_weights;
 pub use models::{
     bundled_student_dir, data_dir, detect_backend, load_cross_encoder, model_inventory, models_dir,

@@ -8,7 +8,8 @@ use candle_nn::{VarBuilder, VarMap};
 use reranker::bert::Activation;
 use reranker::{
     export_onnx_dir, load_cross_encoder, models_dir, BertConfig, BertCrossEncoder,
-    CandleCrossEncoder, CrossEncoder, LoadError, OnnxCrossEncoder, PairTokenizer, RerankerOptions,
+    CandleCrossEncoder, CrossEncoder, LoadError, OnnxCrossEncoder, PairTokenizer, Precision,
+    RerankerOptions,
 };
 
 fn model(name: &str) -> PathBuf {
@@ -159,7 +160,7 @@ fn save_candle_dir(varmap: &VarMap, cfg: &BertConfig, tokenizer: &Path, dir: &Pa
 
 fn parity(candle_dir: &Path, pairs: &[(&str, &str)]) -> f32 {
     let onnx_dir = candle_dir.with_extension("onnx");
-    export_onnx_dir(candle_dir, &onnx_dir).unwrap();
+    export_onnx_dir(candle_dir, &onnx_dir, Precision::F32).unwrap();
     let c = CandleCrossEncoder::load(candle_dir, &opts()).unwrap();
     let o = OnnxCrossEncoder::load(&onnx_dir, &opts()).unwrap();
     let a = c.score_pairs(pairs).unwrap();
@@ -248,7 +249,7 @@ fn exported_weights_read_back_exactly() {
     let d = dir.path().join("splade");
     tiny_student(&d);
     let onnx = dir.path().join("onnx");
-    export_onnx_dir(&d, &onnx).unwrap();
+    export_onnx_dir(&d, &onnx, Precision::F32).unwrap();
     let back = reranker::read_onnx_weights(onnx.join("model.onnx")).unwrap();
     let orig = candle_core::safetensors::load(d.join("model.safetensors"), &Device::Cpu).unwrap();
     assert_eq!(back.len(), orig.len(), "every tensor comes back");
@@ -360,4 +361,72 @@ fn huge_passages_are_cut_before_tokenizing_without_changing_the_tokens() {
         .encode_pairs(&[("q", &huge[..small.char_budget()])])
         .unwrap();
     assert_eq!(scored, prefix);
+}
+
+#[test]
+fn int8_export_keeps_the_students_scores_and_ranking() {
+    if test_support::skip_unless(
+        "int8_export_keeps_the_students_scores_and_ranking",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
+    let student = reranker::resolve_model("student").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (f32_dir, int8_dir) = (dir.path().join("f32"), dir.path().join("int8"));
+    // From the bundled ONNX student itself: once again as f32, once as int8.
+    export_onnx_dir(&student, &f32_dir, Precision::F32).unwrap();
+    export_onnx_dir(&student, &int8_dir, Precision::Int8).unwrap();
+    assert!(int8_dir.join("fusion.json").exists(), "fusion.json travels");
+    let size = |d: &Path| std::fs::metadata(d.join("model.onnx")).unwrap().len() as f64;
+    assert!(
+        size(&int8_dir) < 0.35 * size(&student),
+        "int8 {} bytes against f32 {}",
+        size(&int8_dir),
+        size(&student)
+    );
+
+    let queries = [
+        "How many people live in Berlin?",
+        "what is a systems programming language",
+        "does vitamin d reduce the risk of fractures",
+    ];
+    let passages = [
+        BERLIN[0],
+        BERLIN[1],
+        BERLIN[2],
+        "Rust is a systems programming language focused on safety and speed.",
+        "Python is an interpreted language popular for scripting.",
+        "Vitamin D supplementation did not reduce hip fractures in older adults.",
+        "Calcium and vitamin D intake and bone density in postmenopausal women.",
+        "The weather in Berlin is mild in spring.",
+    ];
+    let original = OnnxCrossEncoder::load(&student, &opts()).unwrap();
+    let again = OnnxCrossEncoder::load(&f32_dir, &opts()).unwrap();
+    let int8 = OnnxCrossEncoder::load(&int8_dir, &opts()).unwrap();
+    let mut worst = 0f32;
+    let mut range = (f32::MAX, f32::MIN);
+    for q in queries {
+        let a = original.score(q, &passages).unwrap();
+        let b = again.score(q, &passages).unwrap();
+        let c = int8.score(q, &passages).unwrap();
+        for ((x, y), z) in a.iter().zip(&b).zip(&c) {
+            assert!((x - y).abs() < 1e-4, "{q}: f32 re-export {y} against {x}");
+            worst = worst.max((x - z).abs());
+            range = (range.0.min(*x), range.1.max(*x));
+        }
+        let top = |s: &[f32]| (0..s.len()).max_by(|&i, &j| s[i].total_cmp(&s[j])).unwrap();
+        assert_eq!(top(&a), top(&c), "{q}: f32 {a:?} int8 {c:?}");
+    }
+    let spread = range.1 - range.0;
+    assert!(
+        worst < 0.02 * spread,
+        "int8 differs by up to {worst} over an f32 score range of {spread}"
+    );
+
+    // Quantized weights are not read back as trainable ones.
+    let e = reranker::read_onnx_weights(int8_dir.join("model.onnx"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("int8 export"), "{e}");
 }

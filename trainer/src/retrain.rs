@@ -532,7 +532,7 @@ pub fn retrain(
     costs.training_seconds = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    reranker::export_onnx_dir(&options.out, &options.out)?;
+    reranker::export_onnx_dir(&options.out, &options.out, reranker::Precision::F32)?;
     let fusion = match dev_set(&engine, &queries, options.fusion_depth)? {
         Some(dev) => {
             let student = reranker::OnnxCrossEncoder::load(

@@ -351,7 +351,7 @@ pub fn run_experiment(
             started.elapsed().as_secs_f64() / 60.0
         ));
         let onnx = dir.join("onnx");
-        reranker::export_onnx_dir(&dir, &onnx)?;
+        reranker::export_onnx_dir(&dir, &onnx, reranker::Precision::F32)?;
         let student = reranker::OnnxCrossEncoder::load(&onnx, &options)?;
         let mut result = RunResult {
             name: spec.name.clone(),
