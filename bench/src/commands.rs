@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::measure::{bench_pairs, time_scoring, time_tokenizer};
+use crate::measure::{bench_pairs, pair_refs, time_scoring, time_tokenizer};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use reranker::{CandleCrossEncoder, OnnxCrossEncoder, PairTokenizer, RerankerOptions};
@@ -126,10 +126,22 @@ pub fn bench_rerank(a: BenchRerankArgs) -> Result<()> {
         }
     }
     let n = pairs.len() as f64;
+    // Tokens the model reads (padding excluded): what the machine's GEMM rate bounds.
+    let tokens: usize = tok
+        .encode_pairs(&pair_refs(&pairs))?
+        .iter()
+        .map(|p| p.ids.len())
+        .sum();
+    println!(
+        "{tokens} tokens in all ({:.0} a pair, max_len {})",
+        tokens as f64 / n,
+        a.max_len
+    );
     let rust_rate = n / median(rust.clone());
     println!(
-        "ort (Rust, this project):  {:.1} pairs/s (median of {} rounds: {:?} s)",
+        "ort (Rust, this project):  {:.1} pairs/s, {:.0} tokens/s (median of {} rounds: {:?} s)",
         rust_rate,
+        rust_rate * tokens as f64 / n,
         rust.len(),
         rust.iter()
             .map(|s| (s * 100.0).round() / 100.0)
@@ -138,8 +150,9 @@ pub fn bench_rerank(a: BenchRerankArgs) -> Result<()> {
     if !python.is_empty() {
         let py_rate = n / median(python.clone());
         println!(
-            "onnxruntime (Python):      {:.1} pairs/s (median of {} rounds: {:?} s)",
+            "onnxruntime (Python):      {:.1} pairs/s, {:.0} tokens/s (median of {} rounds: {:?} s)",
             py_rate,
+            py_rate * tokens as f64 / n,
             python.len(),
             python
                 .iter()
@@ -385,6 +398,10 @@ pub struct BenchPipelineArgs {
     /// Time this many of the judged queries (seeded sample; 0: all).
     #[arg(long, default_value_t = 0)]
     sample: usize,
+    /// Passages read per candidate (1: the first; more: MaxP, as `query --passages`).
+    /// Pairs/s then counts candidates, not passages.
+    #[arg(long, default_value_t = 1)]
+    passages: usize,
 }
 
 /// `search-cli bench-pipeline`: one query end to end (BM25, tokenization, cross-encoder,
@@ -429,6 +446,7 @@ pub fn bench_pipeline(a: BenchPipelineArgs) -> Result<()> {
                     &search::RerankOptions {
                         depth,
                         alpha: a.alpha,
+                        passages: search::Passages::max_p(a.passages),
                     },
                 )?;
                 println!(

@@ -56,7 +56,8 @@ pub fn time_tokenizer(
     Ok(out)
 }
 
-fn pair_refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+/// The pairs as the `CrossEncoder` API takes them.
+pub fn pair_refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
     pairs
         .iter()
         .map(|(q, p)| (q.as_str(), p.as_str()))
