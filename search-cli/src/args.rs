@@ -156,6 +156,11 @@ pub struct ModelArgs {
     /// Force a backend (onnx, candle) instead of choosing by the model folder's files.
     #[arg(long)]
     pub backend: Option<Backend>,
+    /// Read a long document as up to this many passages (150-word windows of its body, 75
+    /// apart, each with the title) and score it by the best (MaxP); 1 reads the first only.
+    /// Costs up to this many times the pairs on long documents.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub passages: u16,
 }
 
 #[derive(Args)]
@@ -486,6 +491,9 @@ pub struct ServeArgs {
     /// search alone, the default: on a 2-core CPU batching measured slower).
     #[arg(long, default_value_t = 0)]
     pub batch_pairs: usize,
+    /// Passages a reranked search reads per candidate (as `query --passages`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub passages: u16,
 }
 
 #[derive(Args)]
@@ -505,6 +513,11 @@ pub struct ModelsArgs {
 
 impl ModelArgs {
     /// The inference settings.
+    /// How a candidate is read ([`search::Passages`]).
+    pub fn passages(&self) -> search::Passages {
+        search::Passages::max_p(usize::from(self.passages))
+    }
+
     pub fn options(&self) -> RerankerOptions {
         RerankerOptions {
             max_len: self.max_len,

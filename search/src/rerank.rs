@@ -5,6 +5,7 @@ use index_data::{Query, Run};
 use reranker::CrossEncoder;
 
 use crate::error::{Error, Result};
+use crate::passages::{score_documents, Passages};
 
 /// The default BM25 weight of the fused score, chosen on SciFact *train* queries (a seeded
 /// sample of 200, BM25 top-100 reranked by the teacher): nDCG@10 0.7489 at 0.3, against
@@ -20,6 +21,8 @@ pub struct RerankOptions {
     /// each min-max normalized over the query's candidates. 0 ranks by the cross-encoder
     /// alone, 1 by BM25 alone. Default [`DEFAULT_ALPHA`].
     pub alpha: f64,
+    /// How a candidate is cut into passages (default: the first only).
+    pub passages: Passages,
 }
 
 impl Default for RerankOptions {
@@ -27,6 +30,7 @@ impl Default for RerankOptions {
         RerankOptions {
             depth: 100,
             alpha: DEFAULT_ALPHA,
+            passages: Passages::default(),
         }
     }
 }
@@ -36,7 +40,8 @@ impl Default for RerankOptions {
 pub struct RerankedHit {
     /// The BM25 hit (its `score` is the BM25 score).
     pub hit: Hit,
-    /// The cross-encoder's logit for (query, title + text).
+    /// The cross-encoder's logit for (query, title + text): of its best passage, when
+    /// documents are read as several.
     pub ce_score: f32,
     /// The fused score in [0, 1] that orders the results.
     pub score: f64,
@@ -120,12 +125,11 @@ pub fn search_reranked(
     check_alpha(options.alpha)?;
     let hits = engine.search(query, options.depth.max(k))?;
     let hits: Vec<Hit> = hits.into_iter().take(options.depth.max(1)).collect();
-    let passages: Vec<String> = hits
+    let docs: Vec<(&str, &str)> = hits
         .iter()
-        .map(|h| passage_text(&h.title, &h.text))
+        .map(|h| (h.title.as_str(), h.text.as_str()))
         .collect();
-    let refs: Vec<&str> = passages.iter().map(String::as_str).collect();
-    let ce = reranker.score(query, &refs)?;
+    let ce = score_documents(reranker, query, &docs, &options.passages)?;
     check_scores(&ce)?;
     let bm25: Vec<f64> = hits.iter().map(|h| f64::from(h.score)).collect();
     let ce64: Vec<f64> = ce.iter().map(|&x| f64::from(x)).collect();
@@ -186,24 +190,24 @@ impl CandidateScores {
     }
 }
 
-/// Scores the top `depth` BM25 candidates of every query with the cross-encoder.
-/// `progress(done, total)` is called after each query.
+/// Scores the top `depth` BM25 candidates of every query with the cross-encoder, each read
+/// as `passages` say. `progress(done, total)` is called after each query.
 pub fn score_candidates(
     engine: &Engine,
     reranker: &dyn CrossEncoder,
     queries: &[Query],
     depth: usize,
+    passages: &Passages,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<CandidateScores> {
     let mut out = CandidateScores::default();
     for (i, q) in queries.iter().enumerate() {
         let hits = engine.search(&q.text, depth)?;
-        let passages: Vec<String> = hits
+        let docs: Vec<(&str, &str)> = hits
             .iter()
-            .map(|h| passage_text(&h.title, &h.text))
+            .map(|h| (h.title.as_str(), h.text.as_str()))
             .collect();
-        let refs: Vec<&str> = passages.iter().map(String::as_str).collect();
-        let ce = reranker.score(&q.text, &refs)?;
+        let ce = score_documents(reranker, &q.text, &docs, passages)?;
         check_scores(&ce)?;
         out.by_query.insert(
             q.id.clone(),

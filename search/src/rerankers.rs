@@ -106,6 +106,12 @@ impl Reranker {
         self
     }
 
+    /// The same reranker reading each candidate as these passages (default: the first only).
+    pub fn with_passages(mut self, passages: crate::Passages) -> Reranker {
+        self.options.passages = passages;
+        self
+    }
+
     /// The same reranker, its concurrent callers (threads searching at once) scored together
     /// in passes of up to `max_pairs` pairs ([`reranker::Batched`]): what a server wants.
     pub fn batched(self, max_pairs: usize) -> Reranker {

@@ -60,6 +60,9 @@ pub struct Config {
     /// docs/RESULTS.md §8; try 256 where passes are cheap to widen). See
     /// [`search::reranker::Batched`].
     pub batch_pairs: usize,
+    /// Passages a reranked search reads per candidate (1 by default: the first; more reads a
+    /// long document as windows scored by the best, [`search::Passages::max_p`]).
+    pub passages: usize,
 }
 
 impl Config {
@@ -74,6 +77,7 @@ impl Config {
             max_body_bytes: 32 << 20,
             timeout: Duration::from_secs(30),
             batch_pairs: 0,
+            passages: 1,
         }
     }
 }

@@ -131,6 +131,7 @@ async fn search(State(state): State<AppState>, body: Bytes) -> Result<Json<Searc
     let options = RerankOptions {
         depth: req.depth.unwrap_or(reranker.depth()),
         alpha: req.alpha.unwrap_or(reranker.alpha()),
+        passages: reranker.options().passages,
     };
     let s = state.clone();
     let r = reranker.clone();

@@ -32,6 +32,7 @@ struct Inner {
     pub(crate) max_body_bytes: usize,
     pub(crate) timeout: Duration,
     batch_pairs: usize,
+    passages: usize,
     metrics: Metrics,
 }
 
@@ -54,7 +55,7 @@ impl AppState {
             config.reranker.as_deref(),
             &RerankerOptions::default(),
         )
-        .map(|r| Arc::new(batching(r, config.batch_pairs)))
+        .map(|r| Arc::new(prepare(r, config.batch_pairs, config.passages)))
         .map_err(|e| {
             eprintln!("warning: no reranker: {e}; searches are BM25 alone");
             e.to_string()
@@ -71,6 +72,7 @@ impl AppState {
                 max_body_bytes: config.max_body_bytes,
                 timeout: config.timeout,
                 batch_pairs: config.batch_pairs,
+                passages: config.passages,
                 metrics: Metrics::default(),
             }),
         })
@@ -130,10 +132,10 @@ impl AppState {
             return Ok(r.clone());
         }
         let owned = name.to_owned();
-        let batch_pairs = self.inner.batch_pairs;
+        let (batch_pairs, passages) = (self.inner.batch_pairs, self.inner.passages);
         let loaded = tokio::task::spawn_blocking(move || {
             Reranker::load_with(&owned, &RerankerOptions::default())
-                .map(|r| batching(r, batch_pairs))
+                .map(|r| prepare(r, batch_pairs, passages))
         })
         .await?
         .map_err(|e| ApiError::field("rerank", e.to_string()))?;
@@ -211,7 +213,10 @@ impl AppState {
 }
 
 /// `reranker`, batching its concurrent callers when `batch_pairs` is not 0.
-fn batching(reranker: Reranker, batch_pairs: usize) -> Reranker {
+/// A loaded reranker as the server runs it: batched across requests if asked, reading
+/// `passages` passages per candidate.
+fn prepare(reranker: Reranker, batch_pairs: usize, passages: usize) -> Reranker {
+    let reranker = reranker.with_passages(search::Passages::max_p(passages));
     if batch_pairs == 0 {
         reranker
     } else {

@@ -54,11 +54,17 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     } else {
         let reranker = Reranker::choose(&a.index, a.model.rerank.as_deref(), &a.model.options())?;
         let scores = if a.no_cache {
-            score_with_progress(&engine, reranker.model(), &queries, a.depth)?
+            score_with_progress(
+                &engine,
+                reranker.model(),
+                &queries,
+                a.depth,
+                a.model.passages(),
+            )?
         } else {
             let cache = ScoreCache::open(a.index.join("score-cache.tsv"))?;
             let cached = CachedCrossEncoder::new(reranker.model(), cache, 256);
-            score_with_progress(&engine, &cached, &queries, a.depth)?
+            score_with_progress(&engine, &cached, &queries, a.depth, a.model.passages())?
         };
         let mut alphas = a.alpha.clone();
         if alphas.is_empty() {
@@ -92,11 +98,17 @@ fn score_with_progress(
     model: &dyn CrossEncoder,
     queries: &[index_data::Query],
     depth: usize,
+    passages: search::Passages,
 ) -> Result<CandidateScores> {
     let mut progress = crate::progress::StageProgress::new();
-    let scores = search::score_candidates(engine, model, queries, depth, &mut |done, total| {
-        progress.update("reranking", "queries", done, total)
-    })?;
+    let scores = search::score_candidates(
+        engine,
+        model,
+        queries,
+        depth,
+        &passages,
+        &mut |done, total| progress.update("reranking", "queries", done, total),
+    )?;
     progress.finish();
     Ok(scores)
 }

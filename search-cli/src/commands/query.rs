@@ -32,7 +32,8 @@ pub fn query(a: QueryArgs) -> Result<()> {
                         e
                     }
                 })?
-                .with_depth(a.depth);
+                .with_depth(a.depth)
+                .with_passages(a.model.passages());
         if let Some(alpha) = a.alpha {
             reranker = reranker.with_alpha(alpha)?;
         }

@@ -44,7 +44,8 @@ pub fn run(a: RunArgs) -> Result<()> {
         None
     } else {
         let mut r = Reranker::choose(&a.index, a.model.rerank.as_deref(), &a.model.options())?
-            .with_depth(a.depth);
+            .with_depth(a.depth)
+            .with_passages(a.model.passages());
         if let Some(alpha) = a.alpha {
             r = r.with_alpha(alpha)?;
         }

@@ -66,8 +66,14 @@ fn eval_model(
     model: &dyn CrossEncoder,
     alphas: &[f64],
 ) -> Result<(Scores, Vec<Scores>)> {
-    let scores =
-        search::score_candidates(&set.engine, model, &set.queries, set.depth, &mut |_, _| {})?;
+    let scores = search::score_candidates(
+        &set.engine,
+        model,
+        &set.queries,
+        set.depth,
+        &search::Passages::default(),
+        &mut |_, _| {},
+    )?;
     let fused = alphas.iter().map(|&a| means(set, &scores.run(a))).collect();
     Ok((means(set, &scores.run(0.0)), fused))
 }
