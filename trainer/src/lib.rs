@@ -12,6 +12,7 @@ mod data;
 mod dev;
 mod error;
 pub mod experiment;
+mod fusion;
 pub mod loss;
 mod model;
 mod plot;
@@ -27,14 +28,14 @@ pub use data::{
 };
 pub use dev::{alpha_grid, DevCandidate, DevKind, DevQuery, DevScores, DevSet};
 pub use error::{Error, Result};
+pub use fusion::{install, is_student_dir, Current, Fusion, NotInstalled, MIN_GAIN};
 pub use model::{frozen, student_from_checkpoint, Student};
 pub use pseudo::{
     dev_mix, is_prose, pseudo_queries, pseudo_queries_for, sentences, PseudoKind, PseudoMix,
 };
 pub use retrain::{
-    default_pseudo_dev, default_pseudo_queries, dry_run, install, is_student_dir, retrain,
-    write_groups, Current, DataSummary, Fusion, NotInstalled, PseudoOptions, RetrainOptions,
-    RetrainReport, Stage, StageCosts, MIN_GAIN,
+    default_pseudo_dev, default_pseudo_queries, dry_run, retrain, write_groups, DataSummary,
+    PseudoOptions, RetrainOptions, RetrainReport, Stage, StageCosts,
 };
 pub use teacher::{
     apply_target, consistency_filter, ConsistencyFilter, FilterReport, RankBy, Target,
