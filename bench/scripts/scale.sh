@@ -15,15 +15,7 @@ echo "|---|---|---|---|---|---|"
 for n in "$@"; do
   d="$work/c$n"
   rm -rf "$d"; mkdir -p "$d/beir"
-  python3 - "$src/corpus.jsonl" "$d/beir/corpus.jsonl" "$n" <<'PY'
-import json, sys
-docs = [json.loads(l) for l in open(sys.argv[1])]
-n = int(sys.argv[3])
-with open(sys.argv[2], "w") as f:
-    for i in range(n):
-        d = docs[i % len(docs)]
-        f.write(json.dumps({"_id": f"{d['_id']}-{i // len(docs)}", "title": d.get("title", ""), "text": d["text"]}) + "\n")
-PY
+  python3 "$(dirname "$0")/replicate_corpus.py" "$src/corpus.jsonl" "$d/beir/corpus.jsonl" "$n"
   cp "$src/queries.jsonl" "$d/beir/"
   /usr/bin/time -v "$bin" bench --index-rounds 1 --rounds 1 "$d/beir" >"$d/bench.txt" 2>"$d/bench.time"
   rss=$(awk '/Maximum resident/ {printf "%.0f MB", $NF / 1024}' "$d/bench.time")

@@ -18,15 +18,7 @@ echo "|---|---|---|---|---|---|"
 for n in "$@"; do
   d="$work/r$n"
   rm -rf "$d"; mkdir -p "$d"
-  python3 - "$src/corpus.jsonl" "$d/corpus.jsonl" "$n" <<'PY'
-import json, sys
-docs = [json.loads(l) for l in open(sys.argv[1])]
-n = int(sys.argv[3])
-with open(sys.argv[2], "w") as f:
-    for i in range(n):
-        d = docs[i % len(docs)]
-        f.write(json.dumps({"_id": f"{d['_id']}-{i // len(docs)}", "title": d.get("title", ""), "text": d["text"]}) + "\n")
-PY
+  python3 "$(dirname "$0")/replicate_corpus.py" "$src/corpus.jsonl" "$d/corpus.jsonl" "$n"
   s=$(date +%s.%N)
   "$cli" index --index "$d/index" "$d/corpus.jsonl" >/dev/null 2>&1
   idx=$(echo "$(date +%s.%N) - $s" | bc)
