@@ -333,6 +333,10 @@ pub struct RetrainArgs {
     /// Evaluate on dev (and checkpoint) every this many steps (0: each epoch).
     #[arg(long, default_value_t = 0)]
     pub eval_every: usize,
+    /// Stop training after this many evaluation points in a row without a better dev score
+    /// (0: train every epoch). Saves training time where the best checkpoint comes early.
+    #[arg(long, default_value_t = 0)]
+    pub patience: usize,
     /// Teacher threads.
     #[arg(long)]
     pub threads: Option<usize>,

@@ -289,6 +289,12 @@ pub fn print_retrain(r: &trainer::RetrainReport, out: &std::path::Path) {
         "trained {} steps on {} groups ({} dropped), loss {:?}",
         state.step, state.groups, state.groups_dropped, state.config.loss
     );
+    if let Some(step) = state.stopped_early() {
+        println!(
+            "stopped early at step {step} of {}: {} evaluation points without a better dev score (--patience)",
+            state.total_steps, state.config.patience
+        );
+    }
     for e in &state.history {
         println!(
             "  step {:>5}  loss {:.4}  pairs {:>7}  {:>7.1} s  ({:.1} pairs/s)  dev nDCG@10 alone {}  fused {}{}",

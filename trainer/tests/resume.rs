@@ -193,3 +193,79 @@ fn killed_training_resumes_to_the_same_model() {
     .unwrap();
     assert_eq!(student.score("berlin", &["berlin city"]).unwrap().len(), 1);
 }
+
+#[test]
+fn a_run_out_of_patience_stops_and_stays_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, queries, qrels) = corpus(&dir.path().join("idx"));
+    let init = dir.path().join("init");
+    common::tiny_model(&init);
+    let tq = labeled_queries(&queries, &qrels);
+    let (groups, _) = build_groups(
+        &engine,
+        &OverlapTeacher::new(usize::MAX),
+        &tq,
+        10,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    // A learning rate of 0 leaves the weights as they are, so no evaluation point after the
+    // first can beat it: with patience 1 the run stops at the second (step 4 of 9).
+    let cfg = TrainConfig {
+        loss: LossKind::Kl,
+        epochs: 3,
+        lr: 0.0,
+        batch: 4,
+        group_size: 4,
+        max_len: 64,
+        eval_every: 2,
+        dev_depth: 5,
+        init: init.clone(),
+        patience: 1,
+        ..Default::default()
+    };
+    let dev = DevSet::judged(&engine, &queries[..4], &qrels, cfg.dev_depth).unwrap();
+    let out = dir.path().join("out");
+    let state = train(
+        &cfg,
+        &groups,
+        Some(&dev),
+        serde_json::json!({}),
+        &out,
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert_eq!(state.total_steps, 9);
+    assert_eq!(state.step, 4);
+    assert_eq!(state.stopped_early(), Some(4));
+    assert_eq!(state.best.map(|(_, s)| s), Some(2));
+    assert_eq!(state.history.len(), 2);
+
+    // Run again on the same folder (as after a kill): it resumes at the stop and trains no more.
+    let mut steps = 0;
+    let again = train(
+        &cfg,
+        &groups,
+        Some(&dev),
+        serde_json::json!({}),
+        &out,
+        &mut |_, _, _| steps += 1,
+    )
+    .unwrap();
+    assert_eq!((steps, again.step, again.history.len()), (0, 4, 2));
+
+    // Patience 0 (the default) trains every step of the same run.
+    let full = train(
+        &TrainConfig {
+            patience: 0,
+            ..cfg.clone()
+        },
+        &groups,
+        Some(&dev),
+        serde_json::json!({}),
+        &dir.path().join("full"),
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert_eq!((full.step, full.stopped_early()), (9, None));
+}

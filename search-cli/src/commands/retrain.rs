@@ -78,6 +78,7 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
                 trainer::Target::Teacher
             },
             select,
+            patience: a.patience,
             ..Default::default()
         },
         fusion_depth: a.fusion_depth,

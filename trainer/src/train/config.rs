@@ -78,6 +78,11 @@ pub struct TrainConfig {
     /// How the best checkpoint is chosen on the dev queries.
     #[serde(default)]
     pub select: Select,
+    /// Stop when this many evaluation points in a row have not beaten the best dev score
+    /// (0: never stop early). The schedule is not shortened, so every step up to the stop is
+    /// the step a full run takes.
+    #[serde(default)]
+    pub patience: usize,
 }
 
 /// How the best checkpoint is chosen on the dev queries.
@@ -126,6 +131,7 @@ impl Default for TrainConfig {
             layers: None,
             target: Target::Teacher,
             select: Select::Alone,
+            patience: 0,
         }
     }
 }
@@ -175,4 +181,23 @@ pub struct TrainState {
     pub history: Vec<LogEntry>,
     /// Free-form description of the data (sources, counts), from the caller.
     pub data: serde_json::Value,
+}
+
+impl TrainState {
+    /// Whether the run has spent its patience: `config.patience` evaluation points since the
+    /// best one, none better. Never without dev queries or with patience 0.
+    pub fn out_of_patience(&self) -> bool {
+        let patience = self.config.patience;
+        match self.best {
+            Some((_, best)) if patience > 0 => {
+                self.history.iter().filter(|h| h.step > best).count() >= patience
+            }
+            _ => false,
+        }
+    }
+
+    /// The step the run stopped at before its last one, if it ran out of patience.
+    pub fn stopped_early(&self) -> Option<usize> {
+        (self.out_of_patience() && self.step < self.total_steps).then_some(self.step)
+    }
 }

@@ -35,6 +35,10 @@ pub(crate) use step::{usable_groups, Trainer};
 ///   (a run resumes when `out/last/training.json` has the same settings);
 /// - `out/training.svg`: training loss and dev nDCG@10 against steps.
 ///
+/// With `cfg.patience` > 0 and dev queries, the run stops once that many evaluation points
+/// in a row have not improved on the best ([`TrainState::out_of_patience`]); a resumed run
+/// that had stopped so stays stopped.
+///
 /// `progress(step, total, loss)` is called after every step.
 pub fn train(
     cfg: &TrainConfig,
@@ -85,7 +89,7 @@ pub fn train(
     let seconds_before = state.history.last().map_or(0.0, |h| h.seconds);
     let started = Instant::now();
 
-    while state.step < total {
+    while state.step < total && !state.out_of_patience() {
         let step = state.step;
         let epoch = step / steps_per_epoch;
         let mut order: Vec<usize> = (0..usable.len()).collect();
