@@ -39,7 +39,7 @@ pub enum Command {
     Bench(BenchArgs),
     /// Distil the teacher into a small student on this index's documents (and judgments, if
     /// any): label-free by default, resumable, with a fusion weight chosen on dev queries.
-    Retrain(RetrainArgs),
+    Retrain(Box<RetrainArgs>),
     /// Train and evaluate students of several losses and seeds from one configuration file
     /// (resumable: finished runs are kept), and write the results table.
     Experiment(ExperimentArgs),

@@ -28,7 +28,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Check(a) => check::check(a),
         Command::Serve(a) => serve::serve(a),
         Command::Bench(a) => bench::bench(a),
-        Command::Retrain(a) => retrain::retrain(a),
+        Command::Retrain(a) => retrain::retrain(*a),
         Command::Experiment(a) => experiment::experiment(a),
         Command::Export(a) => export::export(a),
         Command::Models(a) => models::models(a),
