@@ -334,9 +334,10 @@ pub struct RetrainArgs {
     #[arg(long, default_value_t = 0)]
     pub eval_every: usize,
     /// Stop training after this many evaluation points in a row without a better dev score
-    /// (0: train every epoch). Saves training time where the best checkpoint comes early.
-    #[arg(long, default_value_t = 0)]
-    pub patience: usize,
+    /// (0: train every epoch). Default: 2 without judged queries (label-free runs' best
+    /// checkpoint comes early: docs/RESULTS.md §6), 0 with them.
+    #[arg(long)]
+    pub patience: Option<usize>,
     /// Teacher threads.
     #[arg(long)]
     pub threads: Option<usize>,

@@ -78,7 +78,7 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
                 trainer::Target::Teacher
             },
             select,
-            patience: a.patience,
+            patience: a.patience.unwrap_or(if labeled_given { 0 } else { 2 }),
             ..Default::default()
         },
         fusion_depth: a.fusion_depth,
