@@ -1,0 +1,115 @@
+//! `search-cli retrain` as a user runs it, on a tiny corpus with a tiny random teacher and
+//! student: the defaults it picks without judgments reach the trainer.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_search-cli"))
+        .args(args)
+        .output()
+        .expect("search-cli runs")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "failed: {err}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn tiny_model(dir: &Path) {
+    let cfg = reranker::BertConfig {
+        hidden_size: 16,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        intermediate_size: 32,
+        ..reranker::BertConfig::minilm_l12_h384()
+    };
+    reranker::save_random_model(
+        &cfg,
+        &reranker::models_dir().join("splade-tiny/tokenizer.json"),
+        dir,
+    )
+    .unwrap();
+}
+
+/// The settings `retrain` wrote to OUT/training.json.
+fn config(out: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join("training.json")).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).unwrap()["config"].clone()
+}
+
+#[test]
+fn label_free_retrain_stops_on_patience_2_unless_told_otherwise() {
+    if test_support::skip_unless(
+        "label_free_retrain_stops_on_patience_2_unless_told_otherwise",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let topics = ["berlin", "rome", "paris", "madrid", "vienna", "lisbon"];
+    let mut lines = String::new();
+    for (t, topic) in topics.iter().enumerate() {
+        for i in 0..8 {
+            let other = topics[(t + i) % topics.len()];
+            let doc = serde_json::json!({
+                "_id": format!("d{t}-{i}"),
+                "title": format!("All about {topic} number {i}"),
+                "text": format!(
+                    "The {topic} report {i} describes many careful observations today. \
+                     Does the {topic} matter for the {other} people at all? \
+                     Readers of item {i} learned a great deal about {topic} recently."
+                ),
+            });
+            lines.push_str(&format!("{doc}\n"));
+        }
+    }
+    let corpus = root.join("corpus.jsonl");
+    std::fs::write(&corpus, lines).unwrap();
+    let idx = root.join("idx");
+    ok(&run(&["index", "--index", s(&idx), s(&corpus)]));
+    let model = root.join("tiny");
+    tiny_model(&model);
+    let retrain = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "retrain",
+            "--index",
+            s(&idx),
+            "--teacher",
+            s(&model),
+            "--init",
+            s(&model),
+            "--out",
+            s(out),
+            "--max-len",
+            "48",
+            "--epochs",
+            "2",
+            "--batch",
+            "4",
+            "--group-size",
+            "4",
+            "--depth",
+            "8",
+            "--dev-depth",
+            "8",
+            "--fusion-depth",
+            "8",
+        ];
+        args.extend_from_slice(extra);
+        ok(&run(&args))
+    };
+    let default = root.join("default");
+    retrain(&default, &[]);
+    assert_eq!(config(&default)["patience"], 2);
+    let full = root.join("full");
+    retrain(&full, &["--patience", "0"]);
+    assert_eq!(config(&full)["patience"], 0);
+    assert!(full.join("fusion.json").exists() && default.join("fusion.json").exists());
+}
