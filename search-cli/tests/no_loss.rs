@@ -2,6 +2,8 @@
 //! through the binary as a user meets it (set `SEARCH_CLI_UNDER_TEST` to run them against
 //! another build, e.g. an older one, to see them fail there).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -277,19 +279,7 @@ fn item02_a_model_written_onto_its_source_keeps_its_files() {
     }
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("m");
-    let cfg = reranker::BertConfig {
-        hidden_size: 16,
-        num_hidden_layers: 1,
-        num_attention_heads: 2,
-        intermediate_size: 32,
-        ..reranker::BertConfig::minilm_l12_h384()
-    };
-    reranker::save_random_model(
-        &cfg,
-        &reranker::models_dir().join("splade-tiny/tokenizer.json"),
-        &m,
-    )
-    .unwrap();
+    common::tiny_model(&m);
     let sizes = |d: &Path| {
         ["config.json", "tokenizer.json"].map(|f| std::fs::metadata(d.join(f)).unwrap().len())
     };
@@ -516,19 +506,7 @@ fn item10_duplicate_query_ids_are_refused() {
 /// A tiny random candle model whose classifier bias is NaN.
 fn nan_model(dir: &Path) -> PathBuf {
     let m = dir.join("nan");
-    let cfg = reranker::BertConfig {
-        hidden_size: 16,
-        num_hidden_layers: 1,
-        num_attention_heads: 2,
-        intermediate_size: 32,
-        ..reranker::BertConfig::minilm_l12_h384()
-    };
-    reranker::save_random_model(
-        &cfg,
-        &reranker::models_dir().join("splade-tiny/tokenizer.json"),
-        &m,
-    )
-    .unwrap();
+    common::tiny_model(&m);
     let path = m.join("model.safetensors");
     let mut t = candle_core::safetensors::load(&path, &candle_core::Device::Cpu).unwrap();
     let name = t

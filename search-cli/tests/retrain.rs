@@ -1,6 +1,8 @@
 //! `search-cli retrain` as a user runs it, on a tiny corpus with a tiny random teacher and
 //! student: the defaults it picks without judgments reach the trainer.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -19,22 +21,6 @@ fn ok(o: &Output) -> String {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "failed: {err}");
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn tiny_model(dir: &Path) {
-    let cfg = reranker::BertConfig {
-        hidden_size: 16,
-        num_hidden_layers: 1,
-        num_attention_heads: 2,
-        intermediate_size: 32,
-        ..reranker::BertConfig::minilm_l12_h384()
-    };
-    reranker::save_random_model(
-        &cfg,
-        &reranker::models_dir().join("splade-tiny/tokenizer.json"),
-        dir,
-    )
-    .unwrap();
 }
 
 /// The settings `retrain` wrote to OUT/training.json.
@@ -75,7 +61,7 @@ fn label_free_retrain_stops_on_patience_2_unless_told_otherwise() {
     let idx = root.join("idx");
     ok(&run(&["index", "--index", s(&idx), s(&corpus)]));
     let model = root.join("tiny");
-    tiny_model(&model);
+    common::tiny_model(&model);
     let retrain = |out: &Path, extra: &[&str]| {
         let mut args = vec![
             "retrain",

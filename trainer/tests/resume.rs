@@ -48,6 +48,39 @@ fn corpus(dir: &Path) -> (Engine, Vec<Query>, Qrels) {
     (engine, queries, qrels)
 }
 
+/// The tiny corpus, its queries and judgments, and training groups scored by word overlap;
+/// a tiny random student in `dir/init`.
+fn training_data(dir: &Path) -> (Engine, Vec<Query>, Qrels, Vec<trainer::Group>) {
+    let (engine, queries, qrels) = corpus(&dir.join("idx"));
+    common::tiny_model(&dir.join("init"));
+    let tq = labeled_queries(&queries, &qrels);
+    let (groups, _) = build_groups(
+        &engine,
+        &OverlapTeacher::new(usize::MAX),
+        &tq,
+        10,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    (engine, queries, qrels, groups)
+}
+
+/// Three epochs of 3 steps on those groups, an evaluation every 2 steps.
+fn small_config(dir: &Path) -> TrainConfig {
+    TrainConfig {
+        loss: LossKind::Ckl,
+        epochs: 3,
+        lr: 1e-3,
+        batch: 4,
+        group_size: 4,
+        max_len: 64,
+        eval_every: 2,
+        dev_depth: 5,
+        init: dir.join("init"),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn killed_scoring_resumes_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
@@ -92,30 +125,8 @@ fn killed_training_resumes_to_the_same_model() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (engine, queries, qrels) = corpus(&dir.path().join("idx"));
-    let init = dir.path().join("init");
-    common::tiny_model(&init);
-    let tq = labeled_queries(&queries, &qrels);
-    let (groups, _) = build_groups(
-        &engine,
-        &OverlapTeacher::new(usize::MAX),
-        &tq,
-        10,
-        &mut |_, _| {},
-    )
-    .unwrap();
-    let cfg = TrainConfig {
-        loss: LossKind::Ckl,
-        epochs: 3,
-        lr: 1e-3,
-        batch: 4,
-        group_size: 4,
-        max_len: 64,
-        eval_every: 2,
-        dev_depth: 5,
-        init: init.clone(),
-        ..Default::default()
-    };
+    let (engine, queries, qrels, groups) = training_data(dir.path());
+    let cfg = small_config(dir.path());
     let dev = DevSet::judged(&engine, &queries[..4], &qrels, cfg.dev_depth).unwrap();
     let data = serde_json::json!({});
 
@@ -197,32 +208,14 @@ fn killed_training_resumes_to_the_same_model() {
 #[test]
 fn a_run_out_of_patience_stops_and_stays_stopped() {
     let dir = tempfile::tempdir().unwrap();
-    let (engine, queries, qrels) = corpus(&dir.path().join("idx"));
-    let init = dir.path().join("init");
-    common::tiny_model(&init);
-    let tq = labeled_queries(&queries, &qrels);
-    let (groups, _) = build_groups(
-        &engine,
-        &OverlapTeacher::new(usize::MAX),
-        &tq,
-        10,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let (engine, queries, qrels, groups) = training_data(dir.path());
     // A learning rate of 0 leaves the weights as they are, so no evaluation point after the
     // first can beat it: with patience 1 the run stops at the second (step 4 of 9).
     let cfg = TrainConfig {
         loss: LossKind::Kl,
-        epochs: 3,
         lr: 0.0,
-        batch: 4,
-        group_size: 4,
-        max_len: 64,
-        eval_every: 2,
-        dev_depth: 5,
-        init: init.clone(),
         patience: 1,
-        ..Default::default()
+        ..small_config(dir.path())
     };
     let dev = DevSet::judged(&engine, &queries[..4], &qrels, cfg.dev_depth).unwrap();
     let out = dir.path().join("out");

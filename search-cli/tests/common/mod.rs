@@ -1,0 +1,21 @@
+//! Helpers shared by the CLI's integration tests.
+
+use std::path::Path;
+
+/// A tiny random cross-encoder (1 layer, hidden 16) with the fetched splade-tiny tokenizer,
+/// written to `dir`: fast enough to train and score in a test.
+pub fn tiny_model(dir: &Path) {
+    let cfg = reranker::BertConfig {
+        hidden_size: 16,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        intermediate_size: 32,
+        ..reranker::BertConfig::minilm_l12_h384()
+    };
+    reranker::save_random_model(
+        &cfg,
+        &reranker::models_dir().join("splade-tiny/tokenizer.json"),
+        dir,
+    )
+    .unwrap();
+}
