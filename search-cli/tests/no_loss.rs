@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{ok, s};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -26,10 +28,6 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 fn shared(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/datasets")
@@ -46,11 +44,6 @@ fn refused(o: &Output, needle: &str) {
     );
     assert!(!e.contains("panicked"), "panic: {e}");
     assert!(e.contains(needle), "stderr {e:?} lacks {needle:?}");
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "failed: {}", err(o));
-    out(o)
 }
 
 fn jsonl(dir: &Path, name: &str, lines: &[String]) -> PathBuf {

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{ok, s};
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -13,16 +15,6 @@ fn run(args: &[&str]) -> Output {
         .expect("search-cli runs")
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "failed: {err}");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 /// The settings `retrain` wrote to OUT/training.json.
 fn config(out: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(out.join("training.json")).unwrap();
@@ -30,9 +22,9 @@ fn config(out: &Path) -> serde_json::Value {
 }
 
 #[test]
-fn label_free_retrain_stops_on_patience_2_unless_told_otherwise() {
+fn label_free_retrain_records_patience_2_unless_told_otherwise() {
     if test_support::skip_unless(
-        "label_free_retrain_stops_on_patience_2_unless_told_otherwise",
+        "label_free_retrain_records_patience_2_unless_told_otherwise",
         &[test_support::Need::Models],
     ) {
         return;

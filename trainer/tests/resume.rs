@@ -218,16 +218,19 @@ fn a_run_out_of_patience_stops_and_stays_stopped() {
         ..small_config(dir.path())
     };
     let dev = DevSet::judged(&engine, &queries[..4], &qrels, cfg.dev_depth).unwrap();
+    let run = |cfg: &TrainConfig, out: &Path, progress: &mut dyn FnMut(usize, usize, f64)| {
+        train(
+            cfg,
+            &groups,
+            Some(&dev),
+            serde_json::json!({}),
+            out,
+            progress,
+        )
+        .unwrap()
+    };
     let out = dir.path().join("out");
-    let state = train(
-        &cfg,
-        &groups,
-        Some(&dev),
-        serde_json::json!({}),
-        &out,
-        &mut |_, _, _| {},
-    )
-    .unwrap();
+    let state = run(&cfg, &out, &mut |_, _, _| {});
     assert_eq!(state.total_steps, 9);
     assert_eq!(state.step, 4);
     assert_eq!(state.stopped_early(), Some(4));
@@ -236,29 +239,17 @@ fn a_run_out_of_patience_stops_and_stays_stopped() {
 
     // Run again on the same folder (as after a kill): it resumes at the stop and trains no more.
     let mut steps = 0;
-    let again = train(
-        &cfg,
-        &groups,
-        Some(&dev),
-        serde_json::json!({}),
-        &out,
-        &mut |_, _, _| steps += 1,
-    )
-    .unwrap();
+    let again = run(&cfg, &out, &mut |_, _, _| steps += 1);
     assert_eq!((steps, again.step, again.history.len()), (0, 4, 2));
 
     // Patience 0 (the default) trains every step of the same run.
-    let full = train(
+    let full = run(
         &TrainConfig {
             patience: 0,
             ..cfg.clone()
         },
-        &groups,
-        Some(&dev),
-        serde_json::json!({}),
         &dir.path().join("full"),
         &mut |_, _, _| {},
-    )
-    .unwrap();
+    );
     assert_eq!((full.step, full.stopped_early()), (9, None));
 }
