@@ -344,6 +344,11 @@ pub struct RetrainArgs {
     /// Rebuild the training groups even if OUT/groups.jsonl exists.
     #[arg(long)]
     pub rebuild_groups: bool,
+    /// Add another run's training groups (its OUT/groups.jsonl: texts and teacher scores) to
+    /// this run's training data (repeatable): one student for several corpora. Filtered as
+    /// this run's own; never part of the dev set.
+    #[arg(long, value_name = "GROUPS_JSONL")]
+    pub extra_groups: Vec<PathBuf>,
     /// The output folder (a student `query --rerank OUT` loads; resumes if it holds a run).
     /// Default: INDEX/retrain.
     #[arg(long)]

@@ -285,6 +285,9 @@ pub fn print_retrain(r: &trainer::RetrainReport, out: &std::path::Path) {
             kinds.join(", ")
         );
     }
+    for (path, n) in &r.data.extra_groups {
+        println!("added {n} training groups from {}", path.display());
+    }
     println!(
         "trained {} steps on {} groups ({} dropped), loss {:?}",
         state.step, state.groups, state.groups_dropped, state.config.loss

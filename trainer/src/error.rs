@@ -47,6 +47,14 @@ pub enum Error {
         /// The judgments.
         qrels: PathBuf,
     },
+    /// Training groups from another run (`retrain --extra-groups`) that cannot be added.
+    #[error("{}: {reason}", path.display())]
+    ExtraGroups {
+        /// The groups file.
+        path: PathBuf,
+        /// Why (empty, or scored by another teacher or at another max_len).
+        reason: String,
+    },
     /// Neither judged queries nor pseudo-queries to train on.
     #[error("no training queries: give judged queries, or pseudo-queries (the index may have no document to make one from)")]
     NoTrainingQueries,

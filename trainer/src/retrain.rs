@@ -79,6 +79,10 @@ pub struct RetrainOptions {
     pub score_cache: Option<PathBuf>,
     /// Rebuild `out/groups.jsonl` even if it exists and matches.
     pub rebuild_groups: bool,
+    /// Training groups of other runs (their `groups.jsonl`, which carry their texts and
+    /// teacher scores) added to this run's training data, not to its dev set, and filtered
+    /// as its own are: one student trained on several corpora.
+    pub extra_groups: Vec<PathBuf>,
     /// The training settings.
     pub train: TrainConfig,
     /// BM25 candidates per dev query when the fusion weight is chosen (the depth queries
@@ -138,8 +142,11 @@ pub struct DataSummary {
     pub teacher: String,
     /// BM25 candidates per training query.
     pub depth: usize,
-    /// Training groups after the filter.
+    /// Training groups after the filter (this run's and the extra ones).
     pub groups: usize,
+    /// The extra groups files and how many groups each added (before the filter).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_groups: Vec<(PathBuf, usize)>,
     /// What building the groups kept and skipped (when built by this run).
     pub build_stats: Option<DataStats>,
     /// What the consistency filter kept.
@@ -380,10 +387,16 @@ pub fn retrain(
     costs.queries_seconds = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let (groups, stats, scored) = groups_for(options, &engine, &queries.train, progress)?;
+    let (mut groups, stats, scored) = groups_for(options, &engine, &queries.train, progress)?;
     costs.scoring_seconds = t.elapsed().as_secs_f64();
     costs.teacher_pairs = scored;
     costs.group_pairs = groups.iter().map(|g| g.candidates.len()).sum();
+    let mut extra_groups = Vec::new();
+    for path in &options.extra_groups {
+        let extra = load_extra_groups(path, options)?;
+        extra_groups.push((path.clone(), extra.len()));
+        groups.extend(extra);
+    }
     let (groups, filter) = consistency_filter(groups, &options.pseudo.filter)?;
     if groups.is_empty() {
         return Err(Error::FilterKeptNothing {
@@ -405,6 +418,7 @@ pub fn retrain(
         teacher: options.teacher.clone(),
         depth: options.depth,
         groups: groups.len(),
+        extra_groups,
         build_stats: stats,
         filter,
     };
@@ -456,6 +470,32 @@ pub fn retrain(
         fusion,
         costs,
     })
+}
+
+/// The groups of another run, refused if empty or if the `groups.key.json` beside them says
+/// another teacher or max_len scored them (their targets would not be this run's teacher's).
+fn load_extra_groups(path: &Path, options: &RetrainOptions) -> Result<Vec<Group>> {
+    let groups = load_groups(path)?;
+    if groups.is_empty() {
+        return Err(Error::ExtraGroups {
+            path: path.into(),
+            reason: "holds no training groups".into(),
+        });
+    }
+    let key_path = path.with_file_name("groups.key.json");
+    if let Ok(text) = std::fs::read_to_string(&key_path) {
+        let key: GroupsKey = serde_json::from_str(&text).map_err(|e| Error::json(&key_path, e))?;
+        if key.teacher != options.teacher || key.max_len != options.teacher_options.max_len {
+            return Err(Error::ExtraGroups {
+                path: path.into(),
+                reason: format!(
+                    "scored by teacher `{}` at max_len {}, not by this run's `{}` at {}",
+                    key.teacher, key.max_len, options.teacher, options.teacher_options.max_len
+                ),
+            });
+        }
+    }
+    Ok(groups)
 }
 
 /// Refuses an output folder that is the starting checkpoint's (or the index's): the run

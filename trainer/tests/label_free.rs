@@ -156,6 +156,7 @@ fn options(root: &Path, index: &Path, teacher: &Path, init: &Path, out: PathBuf)
         depth: 10,
         score_cache: Some(root.join("cache.tsv")),
         rebuild_groups: false,
+        extra_groups: Vec::new(),
         train: TrainConfig {
             epochs: 2,
             batch: 4,
@@ -344,4 +345,97 @@ fn a_dev_set_of_keyword_queries_is_refused() {
         let sorted = d.candidates.windows(2).all(|w| w[0].bm25 >= w[1].bm25);
         assert!(sorted, "candidates in BM25 order");
     }
+}
+
+#[test]
+fn extra_groups_join_the_training_data_and_groups_of_another_teacher_are_refused() {
+    if test_support::skip_unless(
+        "extra_groups_join_the_training_data_and_groups_of_another_teacher_are_refused",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let index = root.join("idx");
+    let engine = corpus(&index);
+    let teacher = root.join("teacher");
+    common::tiny_model(&teacher);
+    let init = root.join("init");
+    common::tiny_model(&init);
+    // Another run's groups: sentence queries of another seed, as if from another corpus.
+    let qs = pseudo_queries(&engine, 12, &mix("sentence"), 99).unwrap();
+    let (mut extra, _) = build_groups(
+        &engine,
+        &common::OverlapTeacher::new(usize::MAX),
+        &qs,
+        8,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    for g in &mut extra {
+        g.query_id = format!("other:{}", g.query_id);
+    }
+    // Half of them the teacher ranked first: those pass the filter, the rest may not.
+    for g in extra.iter_mut().step_by(2) {
+        for c in g.candidates.iter_mut().filter(|c| c.positive) {
+            c.teacher = 100.0;
+        }
+    }
+    let other = root.join("other-run");
+    std::fs::create_dir_all(&other).unwrap();
+    let path = other.join("groups.jsonl");
+    trainer::save_groups(&path, &extra).unwrap();
+    drop(engine);
+
+    let mut opts = options(root, &index, &teacher, &init, root.join("mixed"));
+    opts.train.epochs = 1;
+    opts.extra_groups = vec![path.clone()];
+    let report = trainer::retrain(&opts, &mut |_, _, _| {}).unwrap();
+    assert_eq!(report.data.extra_groups, vec![(path.clone(), extra.len())]);
+    let own = trainer::load_groups(&root.join("mixed/groups.jsonl")).unwrap();
+    assert!(
+        own.iter().all(|g| !g.query_id.starts_with("other:")),
+        "the run's own groups file stays its own"
+    );
+    // The filter saw both and kept of each what it keeps alone; that is what trained.
+    let filter = &opts.pseudo.filter;
+    let kept_own = trainer::consistency_filter(own.clone(), filter).unwrap().0;
+    let kept_extra = trainer::consistency_filter(extra.clone(), filter)
+        .unwrap()
+        .0;
+    assert!(kept_extra.len() >= extra.len() / 2);
+    let (all, kept) = report.data.filter.totals();
+    assert_eq!(all, own.len() + extra.len());
+    assert_eq!(kept, report.data.groups);
+    assert_eq!(report.data.groups, kept_own.len() + kept_extra.len());
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("mixed/training.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        written["data"]["extra_groups"][0][1].as_u64(),
+        Some(extra.len() as u64)
+    );
+
+    // Groups another teacher scored, or none at all, are refused, naming the file.
+    std::fs::write(
+        other.join("groups.key.json"),
+        r#"{"index":"x","teacher":"another-teacher","max_len":64,"depth":8,"queries":[]}"#,
+    )
+    .unwrap();
+    opts.out = root.join("refused");
+    let e = trainer::retrain(&opts, &mut |_, _, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("groups.jsonl") && e.contains("another-teacher"),
+        "{e}"
+    );
+    let empty = root.join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    opts.extra_groups = vec![empty];
+    let e = trainer::retrain(&opts, &mut |_, _, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("empty.jsonl: holds no training groups"), "{e}");
 }

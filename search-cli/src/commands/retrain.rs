@@ -54,6 +54,7 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
         depth: a.depth.unwrap_or(if labeled_given { 30 } else { 20 }),
         score_cache: None,
         rebuild_groups: a.rebuild_groups,
+        extra_groups: a.extra_groups,
         train: trainer::TrainConfig {
             loss: a.loss,
             gamma: a.gamma,

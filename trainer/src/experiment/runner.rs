@@ -263,6 +263,7 @@ pub fn run_experiment(
         depth: cfg.depth,
         score_cache: None,
         rebuild_groups: false,
+        extra_groups: Vec::new(),
         train,
         fusion_depth: cfg.dev_depth,
         out,
