@@ -386,15 +386,16 @@ pub fn retrain(
     write_queries(&options.out, &queries)?;
     costs.queries_seconds = t.elapsed().as_secs_f64();
 
+    // Before the teacher's work, so that a wrong file is said at once.
+    let extras = load_extra_groups(options)?;
     let t = Instant::now();
     let (mut groups, stats, scored) = groups_for(options, &engine, &queries.train, progress)?;
     costs.scoring_seconds = t.elapsed().as_secs_f64();
     costs.teacher_pairs = scored;
     costs.group_pairs = groups.iter().map(|g| g.candidates.len()).sum();
     let mut extra_groups = Vec::new();
-    for path in &options.extra_groups {
-        let extra = load_extra_groups(path, options)?;
-        extra_groups.push((path.clone(), extra.len()));
+    for (path, extra) in extras {
+        extra_groups.push((path, extra.len()));
         groups.extend(extra);
     }
     let (groups, filter) = consistency_filter(groups, &options.pseudo.filter)?;
@@ -472,30 +473,48 @@ pub fn retrain(
     })
 }
 
-/// The groups of another run, refused if empty or if the `groups.key.json` beside them says
-/// another teacher or max_len scored them (their targets would not be this run's teacher's).
-fn load_extra_groups(path: &Path, options: &RetrainOptions) -> Result<Vec<Group>> {
-    let groups = load_groups(path)?;
-    if groups.is_empty() {
-        return Err(Error::ExtraGroups {
-            path: path.into(),
-            reason: "holds no training groups".into(),
-        });
-    }
-    let key_path = path.with_file_name("groups.key.json");
-    if let Ok(text) = std::fs::read_to_string(&key_path) {
-        let key: GroupsKey = serde_json::from_str(&text).map_err(|e| Error::json(&key_path, e))?;
-        if key.teacher != options.teacher || key.max_len != options.teacher_options.max_len {
-            return Err(Error::ExtraGroups {
-                path: path.into(),
-                reason: format!(
-                    "scored by teacher `{}` at max_len {}, not by this run's `{}` at {}",
-                    key.teacher, key.max_len, options.teacher, options.teacher_options.max_len
-                ),
-            });
+/// The path with links and `..` resolved when it exists, as given otherwise.
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The extra groups files' groups, each file refused if given twice (or if it is this run's
+/// own), empty, or scored by another teacher or max_len than this run's, as the
+/// `groups.key.json` beside it says (their targets would not be this run's teacher's).
+fn load_extra_groups(options: &RetrainOptions) -> Result<Vec<(PathBuf, Vec<Group>)>> {
+    let refuse = |path: &Path, reason: String| Error::ExtraGroups {
+        path: path.into(),
+        reason,
+    };
+    let mut seen = vec![canonical(&options.out.join("groups.jsonl"))];
+    let mut out = Vec::new();
+    for path in &options.extra_groups {
+        let id = canonical(path);
+        if seen.contains(&id) {
+            let why = "given twice, or this run's own groups: each group would count twice";
+            return Err(refuse(path, why.into()));
         }
+        seen.push(id);
+        let groups = load_groups(path)?;
+        if groups.is_empty() {
+            return Err(refuse(path, "holds no training groups".into()));
+        }
+        let key_path = path.with_file_name("groups.key.json");
+        if let Ok(text) = std::fs::read_to_string(&key_path) {
+            let key: GroupsKey =
+                serde_json::from_str(&text).map_err(|e| Error::json(&key_path, e))?;
+            let max_len = options.teacher_options.max_len;
+            if key.teacher != options.teacher || key.max_len != max_len {
+                let why = format!(
+                    "scored by teacher `{}` at max_len {}, not by this run's `{}` at {max_len}",
+                    key.teacher, key.max_len, options.teacher
+                );
+                return Err(refuse(path, why));
+            }
+        }
+        out.push((path.clone(), groups));
     }
-    Ok(groups)
+    Ok(out)
 }
 
 /// Refuses an output folder that is the starting checkpoint's (or the index's): the run

@@ -417,6 +417,18 @@ fn extra_groups_join_the_training_data_and_groups_of_another_teacher_are_refused
         Some(extra.len() as u64)
     );
 
+    // A file given twice (or the run's own) would count its groups twice: refused.
+    opts.out = root.join("mixed");
+    for twice in [
+        vec![path.clone(), other.join("../other-run/groups.jsonl")],
+        vec![root.join("mixed/groups.jsonl")],
+    ] {
+        opts.extra_groups = twice;
+        let e = trainer::retrain(&opts, &mut |_, _, _| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("given twice, or this run's own groups"), "{e}");
+    }
     // Groups another teacher scored, or none at all, are refused, naming the file.
     std::fs::write(
         other.join("groups.key.json"),
@@ -424,6 +436,7 @@ fn extra_groups_join_the_training_data_and_groups_of_another_teacher_are_refused
     )
     .unwrap();
     opts.out = root.join("refused");
+    opts.extra_groups = vec![path.clone()];
     let e = trainer::retrain(&opts, &mut |_, _, _| {})
         .unwrap_err()
         .to_string();
