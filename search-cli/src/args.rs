@@ -40,6 +40,9 @@ pub enum Command {
     /// Distil the teacher into a small student on this index's documents (and judgments, if
     /// any): label-free by default, resumable, with a fusion weight chosen on dev queries.
     Retrain(Box<RetrainArgs>),
+    /// Compare rerankers on this index without judgments: nDCG@10 on the label-free dev set
+    /// `retrain` chooses on (held-out sentence and title pseudo-queries), alone and fused.
+    Compare(CompareArgs),
     /// Train and evaluate students of several losses and seeds from one configuration file
     /// (resumable: finished runs are kept), and write the results table.
     Experiment(ExperimentArgs),
@@ -218,6 +221,31 @@ pub struct EvalArgs {
     /// Print one JSON document instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// The index.
+    #[arg(long)]
+    pub index: PathBuf,
+    /// The rerankers, comma-separated: model folders or names (student, teacher).
+    #[arg(long, value_delimiter = ',', required = true, value_name = "MODELS")]
+    pub rerank: Vec<String>,
+    /// Dev pseudo-queries (default: as retrain, 100; a tenth of a small corpus).
+    #[arg(long)]
+    pub pseudo_dev: Option<usize>,
+    /// Their seed (0: the set a retrain of --split-seed 0 chose on).
+    #[arg(long, default_value_t = 0)]
+    pub split_seed: u64,
+    /// BM25 candidates per query.
+    #[arg(long, default_value_t = 100)]
+    pub depth: usize,
+    /// The longest (query, passage) input in tokens.
+    #[arg(long, default_value_t = 256)]
+    pub max_len: usize,
+    /// Inference threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Args)]

@@ -5,7 +5,7 @@ mod common;
 
 use common::{ok, s};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
@@ -21,16 +21,9 @@ fn config(out: &Path) -> serde_json::Value {
     serde_json::from_str::<serde_json::Value>(&text).unwrap()["config"].clone()
 }
 
-#[test]
-fn label_free_retrain_records_patience_2_unless_told_otherwise() {
-    if test_support::skip_unless(
-        "label_free_retrain_records_patience_2_unless_told_otherwise",
-        &[test_support::Need::Models],
-    ) {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
+/// A tiny corpus indexed in `root/idx` and a tiny random model (`root/tiny`) to serve as
+/// teacher and student.
+fn tiny_setup(root: &Path) -> (PathBuf, PathBuf) {
     let topics = ["berlin", "rome", "paris", "madrid", "vienna", "lisbon"];
     let mut lines = String::new();
     for (t, topic) in topics.iter().enumerate() {
@@ -54,40 +47,106 @@ fn label_free_retrain_records_patience_2_unless_told_otherwise() {
     ok(&run(&["index", "--index", s(&idx), s(&corpus)]));
     let model = root.join("tiny");
     common::tiny_model(&model);
-    let retrain = |out: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "retrain",
-            "--index",
-            s(&idx),
-            "--teacher",
-            s(&model),
-            "--init",
-            s(&model),
-            "--out",
-            s(out),
-            "--max-len",
-            "48",
-            "--epochs",
-            "2",
-            "--batch",
-            "4",
-            "--group-size",
-            "4",
-            "--depth",
-            "8",
-            "--dev-depth",
-            "8",
-            "--fusion-depth",
-            "8",
-        ];
-        args.extend_from_slice(extra);
-        ok(&run(&args))
-    };
+    (idx, model)
+}
+
+/// A label-free retrain of the tiny setup into `out`, small in every dimension.
+fn retrain(idx: &Path, model: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "retrain",
+        "--index",
+        s(idx),
+        "--teacher",
+        s(model),
+        "--init",
+        s(model),
+        "--out",
+        s(out),
+        "--max-len",
+        "48",
+        "--epochs",
+        "2",
+        "--batch",
+        "4",
+        "--group-size",
+        "4",
+        "--depth",
+        "8",
+        "--dev-depth",
+        "8",
+        "--fusion-depth",
+        "8",
+    ];
+    args.extend_from_slice(extra);
+    ok(&run(&args));
+}
+
+#[test]
+fn label_free_retrain_records_patience_2_unless_told_otherwise() {
+    if test_support::skip_unless(
+        "label_free_retrain_records_patience_2_unless_told_otherwise",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (idx, model) = tiny_setup(root);
     let default = root.join("default");
-    retrain(&default, &[]);
+    retrain(&idx, &model, &default, &[]);
     assert_eq!(config(&default)["patience"], 2);
     let full = root.join("full");
-    retrain(&full, &["--patience", "0"]);
+    retrain(&idx, &model, &full, &["--patience", "0"]);
     assert_eq!(config(&full)["patience"], 0);
     assert!(full.join("fusion.json").exists() && default.join("fusion.json").exists());
+}
+
+#[test]
+fn compare_scores_a_student_on_the_dev_set_its_retrain_chose_on() {
+    if test_support::skip_unless(
+        "compare_scores_a_student_on_the_dev_set_its_retrain_chose_on",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (idx, model) = tiny_setup(root);
+    let out = root.join("student");
+    retrain(&idx, &model, &out, &["--patience", "0"]);
+    let fusion: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fusion.json")).unwrap()).unwrap();
+    let text = ok(&run(&[
+        "compare",
+        "--index",
+        s(&idx),
+        "--rerank",
+        s(&out),
+        "--depth",
+        "8",
+        "--max-len",
+        "48",
+    ]));
+    // The same queries, candidates and student: the numbers retrain wrote.
+    let dev = &fusion["dev"];
+    let bm25 = format!("bm25 {:.4}", dev["bm25"].as_f64().unwrap());
+    let squeezed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(squeezed.contains(&bm25), "{bm25} not in {text}");
+    let alpha = fusion["alpha"].as_f64().unwrap();
+    let at = dev["fused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| (p[0].as_f64().unwrap() - alpha).abs() < 1e-9)
+        .map(|p| p[1].as_f64().unwrap())
+        .expect("the chosen alpha is one of the grid's");
+    let line = format!("fused at its alpha {alpha:.2}: {at:.4}");
+    assert!(squeezed.contains(&line), "{line} not in {text}");
+    let alone = format!("alone {:.4}", dev["alone"].as_f64().unwrap());
+    assert!(squeezed.contains(&alone), "{alone} not in {text}");
+
+    // A model that cannot be loaded is named.
+    let bad = run(&["compare", "--index", s(&idx), "--rerank", "no-such-model"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no-such-model"));
 }

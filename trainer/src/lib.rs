@@ -34,8 +34,8 @@ pub use pseudo::{
     dev_mix, is_prose, pseudo_queries, pseudo_queries_for, sentences, PseudoKind, PseudoMix,
 };
 pub use retrain::{
-    default_pseudo_dev, default_pseudo_queries, dry_run, retrain, write_groups, DataSummary,
-    PseudoOptions, RetrainOptions, RetrainReport, Stage, StageCosts,
+    default_pseudo_dev, default_pseudo_queries, dry_run, pseudo_dev_queries, retrain, write_groups,
+    DataSummary, PseudoOptions, RetrainOptions, RetrainReport, Stage, StageCosts,
 };
 pub use teacher::{
     apply_target, consistency_filter, ConsistencyFilter, FilterReport, RankBy, Target,

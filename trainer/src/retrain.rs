@@ -55,6 +55,16 @@ pub fn default_pseudo_dev(docs: u64) -> usize {
     ((docs / 10) as usize).clamp(30, 100)
 }
 
+/// The label-free dev queries of a corpus: `n` held-out sentence and title pseudo-queries
+/// (the sentence removed from its source document) from a sample of its own (`split_seed`),
+/// the set a label-free [`retrain`] of that split seed chooses its checkpoint and fusion
+/// weight on, and [`DevSet::pseudo`] turns into a dev set to compare rerankers on.
+pub fn pseudo_dev_queries(engine: &Engine, n: usize, split_seed: u64) -> Result<Vec<TrainQuery>> {
+    let sample = engine.sample_documents(2 * n, split_seed ^ 0xde5e7)?;
+    let made = pseudo_queries_for(engine, &sample, &dev_mix(), split_seed)?;
+    Ok(made.into_iter().take(n).collect())
+}
+
 /// What to train on and how.
 #[derive(Debug, Clone)]
 pub struct RetrainOptions {
@@ -226,9 +236,7 @@ fn make_queries(
             .pseudo
             .dev
             .unwrap_or_else(|| default_pseudo_dev(docs));
-        let sample = engine.sample_documents(2 * n_dev, options.split_seed ^ 0xde5e7)?;
-        let made = pseudo_queries_for(engine, &sample, &dev_mix(), options.split_seed)?;
-        dev_q = made.into_iter().take(n_dev).collect();
+        dev_q = pseudo_dev_queries(engine, n_dev, options.split_seed)?;
         dev_docs = dev_q.iter().flat_map(|q| q.positives.clone()).collect();
         dev_kind = (!dev_q.is_empty()).then_some(DevKind::Pseudo);
     }

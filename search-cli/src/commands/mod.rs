@@ -6,6 +6,7 @@ use crate::args::Command;
 
 mod bench;
 mod check;
+mod compare;
 mod delete;
 mod eval;
 mod experiment;
@@ -29,6 +30,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Serve(a) => serve::serve(a),
         Command::Bench(a) => bench::bench(a),
         Command::Retrain(a) => retrain::retrain(*a),
+        Command::Compare(a) => compare::compare(a),
         Command::Experiment(a) => experiment::experiment(a),
         Command::Export(a) => export::export(a),
         Command::Models(a) => models::models(a),
