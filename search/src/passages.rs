@@ -52,25 +52,48 @@ impl Passages {
     /// short documents do not change; a longer one gives windows `title + body[i·stride ..
     /// i·stride + words]` until one reaches the end of the body or there are `max`.
     pub fn split(&self, title: &str, body: &str) -> Vec<String> {
-        if self.max <= 1 {
-            return vec![passage_text(title, body)];
+        match self.windows(body) {
+            None => vec![passage_text(title, body)],
+            Some(w) => w
+                .into_iter()
+                .map(|r| {
+                    let words: Vec<&str> = body[r].split_whitespace().collect();
+                    passage_text(title, &words.join(" "))
+                })
+                .collect(),
         }
-        let words: Vec<&str> = body.split_whitespace().collect();
+    }
+
+    /// Where [`Passages::split`]'s windows lie in `body`, as byte ranges from a window's first
+    /// word to the end of its last: `None` when the body is read whole (one passage), else
+    /// two or more ranges. (`split` joins a window's words with single spaces.)
+    pub fn windows(&self, body: &str) -> Option<Vec<std::ops::Range<usize>>> {
+        if self.max <= 1 {
+            return None;
+        }
+        let base = body.as_ptr() as usize;
+        let words: Vec<std::ops::Range<usize>> = body
+            .split_whitespace()
+            .map(|w| {
+                let at = w.as_ptr() as usize - base;
+                at..at + w.len()
+            })
+            .collect();
         let (size, stride) = (self.words.max(1), self.stride.max(1));
         if words.len() <= size {
-            return vec![passage_text(title, body)];
+            return None;
         }
         let mut out = Vec::new();
         let mut start = 0;
         while out.len() < self.max {
             let end = (start + size).min(words.len());
-            out.push(passage_text(title, &words[start..end].join(" ")));
+            out.push(words[start].start..words[end - 1].end);
             if end == words.len() {
                 break;
             }
             start += stride;
         }
-        out
+        Some(out)
     }
 }
 
@@ -139,6 +162,22 @@ mod tests {
         let w = p.split("Title", &words(10_000));
         assert_eq!(w.len(), 4);
         assert!(w[3].starts_with("Title w225 "));
+    }
+
+    #[test]
+    fn windows_are_where_split_reads() {
+        let body = format!("{}\n\n  {}", words(100), words(100));
+        let p = Passages::max_p(4);
+        let w = p.windows(&body).unwrap();
+        let split = p.split("T", &body);
+        assert_eq!(w.len(), split.len());
+        for (r, text) in w.iter().zip(&split) {
+            let joined: Vec<&str> = body[r.clone()].split_whitespace().collect();
+            assert_eq!(passage_text("T", &joined.join(" ")), *text);
+            assert!(!body[r.clone()].starts_with(char::is_whitespace));
+        }
+        assert_eq!(p.windows(&words(150)), None);
+        assert_eq!(Passages::first_only().windows(&body), None);
     }
 
     /// Scores a passage by how often "hit" occurs in its first 160 words (a model reads a
