@@ -48,8 +48,8 @@ pub use export::{export_onnx, export_onnx_dir, Precision};
 pub use import::read_onnx_weights;
 pub use models::{
     bundled_student_dir, data_dir, detect_backend, load_cross_encoder, model_inventory, models_dir,
-    recommended_alpha, resolve_model, ModelEntry, ModelInfo, RerankerOptions, DEFAULT_RERANKER,
-    KNOWN_MODELS,
+    recommended_alpha, recommended_passages, resolve_model, ModelEntry, ModelInfo, RerankerOptions,
+    DEFAULT_RERANKER, KNOWN_MODELS,
 };
 pub use onnx::{init_runtime, runtime_library_path, OnnxCrossEncoder, RUNTIME_LIBRARY};
 pub use tokenize::{Batch, EncodedPair, PairTokenizer, DEFAULT_MAX_LEN};

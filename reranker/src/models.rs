@@ -197,6 +197,17 @@ pub fn recommended_alpha(dir: &Path) -> Option<f64> {
     v["alpha"].as_f64().filter(|a| (0.0..=1.0).contains(a))
 }
 
+/// The passages a model folder was trained and chosen to read a long document as:
+/// `passages` in its `fusion.json` (written by a retrain with passages), if there is one.
+pub fn recommended_passages(dir: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(dir.join("fusion.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["passages"]
+        .as_u64()
+        .filter(|p| (1..=64).contains(p))
+        .map(|p| p as usize)
+}
+
 /// Options shared by the backends.
 #[derive(Debug, Clone)]
 pub struct RerankerOptions {

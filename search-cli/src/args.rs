@@ -161,9 +161,10 @@ pub struct ModelArgs {
     pub backend: Option<Backend>,
     /// Read a long document as up to this many passages (150-word windows of its body, 75
     /// apart, each with the title) and score it by the best (MaxP); 1 reads the first only.
-    /// Costs up to this many times the pairs on long documents.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub passages: u16,
+    /// Costs up to this many times the pairs on long documents. Default: what the model
+    /// folder's fusion.json says (a retrain --passages N student), else 1.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub passages: Option<u16>,
 }
 
 #[derive(Args)]
@@ -240,6 +241,10 @@ pub struct CompareArgs {
     /// BM25 candidates per query.
     #[arg(long, default_value_t = 100)]
     pub depth: usize,
+    /// Read long documents as up to this many passages, as a retrain of --passages N did
+    /// (its dev set then has one window of each long source document as the positive).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub passages: u16,
     /// The longest (query, passage) input in tokens.
     #[arg(long, default_value_t = 256)]
     pub max_len: usize,
@@ -377,6 +382,13 @@ pub struct RetrainArgs {
     /// this run's own; never part of the dev set.
     #[arg(long, value_name = "GROUPS_JSONL")]
     pub extra_groups: Vec<PathBuf>,
+    /// Read long documents as up to this many passages (150-word windows, as `query
+    /// --passages`), in training and on dev: pseudo-queries come from one window, which is
+    /// the positive, and the teacher scores every window of a candidate and keeps the best
+    /// (MaxP). Costs up to this many times the teacher pairs on long documents; the student's
+    /// fusion.json records it, and query/eval read with it by default.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub passages: u16,
     /// The output folder (a student `query --rerank OUT` loads; resumes if it holds a run).
     /// Default: INDEX/retrain.
     #[arg(long)]
@@ -529,9 +541,10 @@ pub struct ServeArgs {
     /// search alone, the default: on a 2-core CPU batching measured slower).
     #[arg(long, default_value_t = 0)]
     pub batch_pairs: usize,
-    /// Passages a reranked search reads per candidate (as `query --passages`).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub passages: u16,
+    /// Passages a reranked search reads per candidate (as `query --passages`; default: as
+    /// the model folder's fusion.json says, else 1).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub passages: Option<u16>,
 }
 
 #[derive(Args)]
@@ -550,12 +563,16 @@ pub struct ModelsArgs {
 }
 
 impl ModelArgs {
-    /// The inference settings.
-    /// How a candidate is read ([`search::Passages`]).
-    pub fn passages(&self) -> search::Passages {
-        search::Passages::max_p(usize::from(self.passages))
+    /// The reranker reading candidates as --passages says, if given (else as its folder
+    /// recommends).
+    pub fn with_passages(&self, reranker: search::Reranker) -> search::Reranker {
+        match self.passages {
+            Some(p) => reranker.with_passages(search::Passages::max_p(usize::from(p))),
+            None => reranker,
+        }
     }
 
+    /// The inference settings.
     pub fn options(&self) -> RerankerOptions {
         RerankerOptions {
             max_len: self.max_len,

@@ -24,18 +24,31 @@ fn config(out: &Path) -> serde_json::Value {
 /// A tiny corpus indexed in `root/idx` and a tiny random model (`root/tiny`) to serve as
 /// teacher and student.
 fn tiny_setup(root: &Path) -> (PathBuf, PathBuf) {
+    tiny_setup_with(root, 0)
+}
+
+/// As [`tiny_setup`], each body followed by `more` sentences of 12 words (with 13 or more,
+/// a body has over 150 words: two passages).
+fn tiny_setup_with(root: &Path, more: usize) -> (PathBuf, PathBuf) {
     let topics = ["berlin", "rome", "paris", "madrid", "vienna", "lisbon"];
     let mut lines = String::new();
     for (t, topic) in topics.iter().enumerate() {
         for i in 0..8 {
             let other = topics[(t + i) % topics.len()];
+            let tail: String = (0..more)
+                .map(|k| {
+                    format!(
+                        " Part {k} of the {other} report {i} adds a careful detail for readers."
+                    )
+                })
+                .collect();
             let doc = serde_json::json!({
                 "_id": format!("d{t}-{i}"),
                 "title": format!("All about {topic} number {i}"),
                 "text": format!(
                     "The {topic} report {i} describes many careful observations today. \
                      Does the {topic} matter for the {other} people at all? \
-                     Readers of item {i} learned a great deal about {topic} recently."
+                     Readers of item {i} learned a great deal about {topic} recently.{tail}"
                 ),
             });
             lines.push_str(&format!("{doc}\n"));
@@ -149,4 +162,68 @@ fn compare_scores_a_student_on_the_dev_set_its_retrain_chose_on() {
     let bad = run(&["compare", "--index", s(&idx), "--rerank", "no-such-model"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no-such-model"));
+}
+
+#[test]
+fn a_retrain_on_passages_is_read_with_them_after() {
+    if test_support::skip_unless(
+        "a_retrain_on_passages_is_read_with_them_after",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (idx, model) = tiny_setup_with(root, 14);
+    let out = root.join("student");
+    retrain(&idx, &model, &out, &["--passages", "2", "--patience", "0"]);
+    let fusion: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fusion.json")).unwrap()).unwrap();
+    assert_eq!(fusion["passages"], 2);
+    let training: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("training.json")).unwrap()).unwrap();
+    assert_eq!(training["data"]["passages"], 2);
+    // Positives are windows: none of them is a whole document.
+    let groups = std::fs::read_to_string(out.join("groups.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(groups.lines().next().unwrap()).unwrap();
+    for c in first["candidates"].as_array().unwrap() {
+        let words = c["text"].as_str().unwrap().split_whitespace().count();
+        assert!(
+            words <= 155,
+            "a candidate of {words} words is not one window"
+        );
+    }
+    // Loaded by folder, the student reads two passages unless told otherwise.
+    let student = search::Reranker::load(s(&out)).unwrap();
+    assert_eq!(student.passages(), search::Passages::max_p(2));
+    // compare with the same passages scores the dev set the retrain chose on.
+    let text = ok(&run(&[
+        "compare",
+        "--index",
+        s(&idx),
+        "--rerank",
+        s(&out),
+        "--depth",
+        "8",
+        "--max-len",
+        "48",
+        "--passages",
+        "2",
+    ]));
+    let bm25 = format!("bm25 {:.4}", fusion["dev"]["bm25"].as_f64().unwrap());
+    let alone = format!("alone {:.4}", fusion["dev"]["alone"].as_f64().unwrap());
+    let squeezed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(squeezed.contains(&bm25), "{bm25} not in {text}");
+    assert!(squeezed.contains(&alone), "{alone} not in {text}");
+    // A query reranks with it (two passages a candidate) without being told.
+    ok(&run(&[
+        "query",
+        "--index",
+        s(&idx),
+        "--rerank",
+        s(&out),
+        "--max-len",
+        "48",
+        "berlin report",
+    ]));
 }

@@ -14,7 +14,8 @@ use crate::rerank::{
 /// A cross-encoder ready to rerank: the model, and the BM25 weight (`alpha`) and candidate
 /// depth it fuses at. Loaded from a folder with a `fusion.json` (what `retrain` writes, and
 /// the bundled student has), it fuses at the weight chosen for it on held-out queries, as
-/// `search-cli` does; otherwise at [`DEFAULT_ALPHA`].
+/// `search-cli` does, and reads long documents as the passages it was trained with;
+/// otherwise at [`DEFAULT_ALPHA`], the first passage only.
 #[derive(Debug)]
 pub struct Reranker {
     model: Box<dyn CrossEncoder>,
@@ -41,11 +42,14 @@ impl Reranker {
         let dir = reranker::resolve_model(name)?;
         let model = reranker::load_cross_encoder(name, options)?;
         let alpha = reranker::recommended_alpha(&dir).unwrap_or(DEFAULT_ALPHA);
+        let passages = reranker::recommended_passages(&dir)
+            .map_or_else(crate::Passages::first_only, crate::Passages::max_p);
         Ok(Reranker {
             model,
             name: name.to_owned(),
             options: RerankOptions {
                 alpha,
+                passages,
                 ..RerankOptions::default()
             },
             installed: false,
@@ -131,6 +135,11 @@ impl Reranker {
     /// BM25's weight in the fused score.
     pub fn alpha(&self) -> f64 {
         self.options.alpha
+    }
+
+    /// How a candidate is read (its folder's `fusion.json` `passages`, else the first only).
+    pub fn passages(&self) -> crate::Passages {
+        self.options.passages
     }
 
     /// BM25 candidates rescored per query.

@@ -60,8 +60,9 @@ pub struct Config {
     /// docs/RESULTS.md §8; try 256 where passes are cheap to widen). See
     /// [`search::reranker::Batched`].
     pub batch_pairs: usize,
-    /// Passages a reranked search reads per candidate (1 by default: the first; more reads a
-    /// long document as windows scored by the best, [`search::Passages::max_p`]).
+    /// Passages a reranked search reads per candidate (more than 1 reads a long document as
+    /// windows scored by the best, [`search::Passages::max_p`]); 0, the default: as the
+    /// model folder's `fusion.json` says, else the first only.
     pub passages: usize,
 }
 
@@ -77,7 +78,7 @@ impl Config {
             max_body_bytes: 32 << 20,
             timeout: Duration::from_secs(30),
             batch_pairs: 0,
-            passages: 1,
+            passages: 0,
         }
     }
 }

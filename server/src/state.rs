@@ -214,9 +214,12 @@ impl AppState {
 
 /// `reranker`, batching its concurrent callers when `batch_pairs` is not 0.
 /// A loaded reranker as the server runs it: batched across requests if asked, reading
-/// `passages` passages per candidate.
+/// `passages` passages per candidate (0: as the model folder says).
 fn prepare(reranker: Reranker, batch_pairs: usize, passages: usize) -> Reranker {
-    let reranker = reranker.with_passages(search::Passages::max_p(passages));
+    let reranker = match passages {
+        0 => reranker,
+        n => reranker.with_passages(search::Passages::max_p(n)),
+    };
     if batch_pairs == 0 {
         reranker
     } else {

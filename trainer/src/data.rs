@@ -9,7 +9,7 @@ use index_data::{Qrels, Query};
 use rand::seq::IndexedRandom;
 use rand::Rng;
 use reranker::CrossEncoder;
-use search::passage_text;
+use search::Passages;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -43,6 +43,21 @@ pub struct TrainQuery {
     /// query's own text taken out where its kind says so); `None`: the stored document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub positive_text: Option<String>,
+    /// For a pseudo-query whose positive is shown as one passage of its document: the whole
+    /// document, the query's text taken out, which BM25 scores; `None`: BM25 scores
+    /// `positive_text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positive_bm25_text: Option<String>,
+}
+
+impl TrainQuery {
+    /// The text BM25 scores this query's shown positive by: [`TrainQuery::positive_bm25_text`],
+    /// else [`TrainQuery::positive_text`].
+    pub fn positive_bm25(&self) -> Option<&str> {
+        self.positive_bm25_text
+            .as_deref()
+            .or(self.positive_text.as_deref())
+    }
 }
 
 /// The judged queries that have at least one relevant document (level ≥ 1).
@@ -64,6 +79,7 @@ pub fn labeled_queries(queries: &[Query], qrels: &Qrels) -> Vec<TrainQuery> {
                 source: Source::Labeled,
                 kind: None,
                 positive_text: None,
+                positive_bm25_text: None,
             })
         })
         .collect()
@@ -194,32 +210,59 @@ pub fn build_groups(
     depth: usize,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Vec<Group>, DataStats)> {
+    build_groups_in(
+        engine,
+        teacher,
+        queries,
+        depth,
+        &Passages::first_only(),
+        progress,
+    )
+}
+
+/// As [`build_groups`], each candidate read as `passages`: the teacher scores every window of
+/// a long document and the candidate is its best window with that score (MaxP), the passage
+/// a MaxP reranker would judge it by. A pseudo-query's positive is shown as it was made (one
+/// window, see [`crate::pseudo_queries_in`]). [`DataStats::pairs`] counts every window scored.
+pub fn build_groups_in(
+    engine: &Engine,
+    teacher: &dyn CrossEncoder,
+    queries: &[TrainQuery],
+    depth: usize,
+    passages: &Passages,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Vec<Group>, DataStats)> {
     let mut stats = DataStats::default();
     let mut groups = Vec::new();
     for (qi, q) in queries.iter().enumerate() {
         let positives: HashSet<&str> = q.positives.iter().map(String::as_str).collect();
         // A pseudo-query's positive is shown with the query taken out, and scored by BM25 as
         // if it had been indexed that way.
-        let shown = |id: &str| -> Option<&str> {
+        let shown = |id: &str| -> Option<(&str, &str)> {
             q.positive_text
                 .as_deref()
+                .zip(q.positive_bm25())
                 .filter(|_| positives.contains(id))
         };
-        let mut cands: Vec<Candidate> = Vec::new();
+        // Each candidate with the passages the teacher reads of it.
+        let mut cands: Vec<(Candidate, Vec<String>)> = Vec::new();
         let mut seen = HashSet::new();
         for h in engine.search(&q.text, depth)? {
             seen.insert(h.id.clone());
-            let (text, bm25) = match shown(&h.id) {
-                Some(t) => (t.to_owned(), engine.score_text(&q.text, "", t)?),
-                None => (passage_text(&h.title, &h.text), h.score),
+            let (reads, bm25) = match shown(&h.id) {
+                Some((t, b)) => (vec![t.to_owned()], engine.score_text(&q.text, "", b)?),
+                None => (passages.split(&h.title, &h.text), h.score),
             };
-            cands.push(Candidate {
-                positive: positives.contains(h.id.as_str()),
-                text,
-                doc_id: h.id,
-                teacher: f32::NAN,
-                bm25,
-            });
+            cands.push((
+                Candidate {
+                    positive: positives.contains(h.id.as_str()),
+                    text: reads[0].clone(),
+                    doc_id: h.id,
+                    teacher: f32::NAN,
+                    bm25,
+                },
+                reads,
+            ));
         }
         for p in &q.positives {
             if seen.contains(p) {
@@ -227,36 +270,55 @@ pub fn build_groups(
             }
             if let Some(d) = engine.get(p)? {
                 stats.positives_added += 1;
-                let (text, bm25) = match shown(p) {
-                    Some(t) => (t.to_owned(), engine.score_text(&q.text, "", t)?),
+                let (reads, bm25) = match shown(p) {
+                    Some((t, b)) => (vec![t.to_owned()], engine.score_text(&q.text, "", b)?),
                     None => (
-                        passage_text(&d.title, &d.body),
+                        passages.split(&d.title, &d.body),
                         engine.score_text(&q.text, &d.title, &d.body)?,
                     ),
                 };
-                cands.push(Candidate {
-                    doc_id: d.id,
-                    text,
-                    positive: true,
-                    teacher: f32::NAN,
-                    bm25,
-                });
+                cands.push((
+                    Candidate {
+                        doc_id: d.id,
+                        text: reads[0].clone(),
+                        positive: true,
+                        teacher: f32::NAN,
+                        bm25,
+                    },
+                    reads,
+                ));
             }
         }
         let before = cands.len();
-        cands.retain(|c| !c.text.trim().is_empty());
+        cands.retain(|(c, _)| !c.text.trim().is_empty());
         stats.dropped_empty += before - cands.len();
-        if !cands.iter().any(|c| c.positive) {
+        if !cands.iter().any(|(c, _)| c.positive) {
             stats.skipped_no_positive += 1;
             progress(qi + 1, queries.len());
             continue;
         }
-        let refs: Vec<&str> = cands.iter().map(|c| c.text.as_str()).collect();
+        let refs: Vec<&str> = cands
+            .iter()
+            .flat_map(|(_, reads)| reads.iter().map(String::as_str))
+            .collect();
         let scores = teacher.score(&q.text, &refs)?;
         stats.pairs += scores.len();
-        for (c, s) in cands.iter_mut().zip(scores) {
-            c.teacher = s;
+        let mut at = 0;
+        for (c, reads) in cands.iter_mut() {
+            let own = &scores[at..at + reads.len()];
+            at += reads.len();
+            // The best window (the first of equals); a NaN anywhere stays NaN (and the
+            // candidate is dropped).
+            let best = (0..own.len()).fold(0, |b, i| if own[i] > own[b] { i } else { b });
+            c.teacher = match own.iter().any(|s| s.is_nan()) {
+                true => f32::NAN,
+                false => own[best],
+            };
+            if best > 0 {
+                c.text = std::mem::take(&mut reads[best]);
+            }
         }
+        let mut cands: Vec<Candidate> = cands.into_iter().map(|(c, _)| c).collect();
         let before = cands.len();
         cands.retain(|c| c.teacher.is_finite());
         stats.dropped_bad_score += before - cands.len();

@@ -15,7 +15,7 @@ use engine::metrics::{evaluate, EvalOptions, Measure};
 use engine::Engine;
 use index_data::{Qrels, Query};
 use reranker::CrossEncoder;
-use search::{passage_text, CandidateScores};
+use search::{CandidateScores, Passages};
 use serde::{Deserialize, Serialize};
 
 use crate::data::TrainQuery;
@@ -28,8 +28,18 @@ pub struct DevCandidate {
     pub doc_id: String,
     /// Its BM25 score for the query.
     pub bm25: f64,
-    /// Title and body as the reranker reads them.
+    /// Title and body as the reranker reads them (its first passage, when read as passages).
     pub text: String,
+    /// Its further passages when the dev set reads long documents as passages (the candidate
+    /// scores the best of `text` and these: MaxP); empty otherwise.
+    pub more: Vec<String>,
+}
+
+/// A candidate's first passage and the rest, as `passages` read it.
+fn read(title: &str, body: &str, passages: &Passages) -> (String, Vec<String>) {
+    let mut all = passages.split(title, body);
+    let first = all.remove(0);
+    (first, all)
 }
 
 /// A dev query and its BM25 candidates, best first.
@@ -100,15 +110,30 @@ impl DevSet {
     /// A dev set of judged queries: BM25's top `depth` for each (queries without a judgment
     /// are left out).
     pub fn judged(engine: &Engine, queries: &[Query], qrels: &Qrels, depth: usize) -> Result<Self> {
+        Self::judged_in(engine, queries, qrels, depth, &Passages::first_only())
+    }
+
+    /// As [`DevSet::judged`], each candidate read as `passages`.
+    pub fn judged_in(
+        engine: &Engine,
+        queries: &[Query],
+        qrels: &Qrels,
+        depth: usize,
+        passages: &Passages,
+    ) -> Result<Self> {
         let mut out = Vec::new();
         for q in queries.iter().filter(|q| qrels.get(&q.id).is_some()) {
             let candidates = engine
                 .search(&q.text, depth)?
                 .into_iter()
-                .map(|h| DevCandidate {
-                    text: passage_text(&h.title, &h.text),
-                    bm25: f64::from(h.score),
-                    doc_id: h.id,
+                .map(|h| {
+                    let (text, more) = read(&h.title, &h.text, passages);
+                    DevCandidate {
+                        text,
+                        more,
+                        bm25: f64::from(h.score),
+                        doc_id: h.id,
+                    }
                 })
                 .collect();
             out.push(DevQuery {
@@ -129,12 +154,26 @@ impl DevSet {
     /// document (others are an error): BM25's top `depth` with the source document scored
     /// and shown without the query's text.
     pub fn pseudo(engine: &Engine, queries: &[TrainQuery], depth: usize) -> Result<Self> {
+        Self::pseudo_in(engine, queries, depth, &Passages::first_only())
+    }
+
+    /// As [`DevSet::pseudo`], the other candidates read as `passages` (the source document is
+    /// shown as its query made it: one window of a long document, when made with passages).
+    pub fn pseudo_in(
+        engine: &Engine,
+        queries: &[TrainQuery],
+        depth: usize,
+        passages: &Passages,
+    ) -> Result<Self> {
         let mut out = Vec::new();
         let mut qrels = Qrels::default();
         for q in queries {
-            let (Some(kind), Some(shown), [source]) =
-                (q.kind, q.positive_text.as_deref(), q.positives.as_slice())
-            else {
+            let (Some(kind), Some(shown), Some(scored), [source]) = (
+                q.kind,
+                q.positive_text.as_deref(),
+                q.positive_bm25(),
+                q.positives.as_slice(),
+            ) else {
                 return Err(Error::DevQuery {
                     id: q.id.clone(),
                     reason: "not a pseudo-query with one source document".into(),
@@ -155,24 +194,28 @@ impl DevSet {
                     found = true;
                     candidates.push(DevCandidate {
                         doc_id: h.id,
-                        bm25: f64::from(engine.score_text(&q.text, "", shown)?),
+                        bm25: f64::from(engine.score_text(&q.text, "", scored)?),
                         text: shown.to_owned(),
+                        more: Vec::new(),
                     });
                 } else {
+                    let (text, more) = read(&h.title, &h.text, passages);
                     candidates.push(DevCandidate {
-                        text: passage_text(&h.title, &h.text),
+                        text,
+                        more,
                         bm25: f64::from(h.score),
                         doc_id: h.id,
                     });
                 }
             }
             if !found {
-                let bm25 = f64::from(engine.score_text(&q.text, "", shown)?);
+                let bm25 = f64::from(engine.score_text(&q.text, "", scored)?);
                 if bm25 > 0.0 {
                     candidates.push(DevCandidate {
                         doc_id: source.clone(),
                         bm25,
                         text: shown.to_owned(),
+                        more: Vec::new(),
                     });
                 }
             }
@@ -203,20 +246,30 @@ impl DevSet {
         self.queries.is_empty()
     }
 
-    /// Scores every candidate with `model` (one call per query).
+    /// Scores every candidate with `model` (one call per query), a candidate read as passages
+    /// by its best one.
     pub fn score(&self, model: &dyn CrossEncoder) -> Result<CandidateScores> {
         let mut out = CandidateScores::default();
         for q in &self.queries {
-            let texts: Vec<&str> = q.candidates.iter().map(|c| c.text.as_str()).collect();
+            let texts: Vec<&str> = q
+                .candidates
+                .iter()
+                .flat_map(|c| std::iter::once(&c.text).chain(&c.more).map(String::as_str))
+                .collect();
             let ce = model.score(&q.text, &texts)?;
-            out.by_query.insert(
-                q.id.clone(),
-                q.candidates
-                    .iter()
-                    .zip(ce)
-                    .map(|(c, s)| (c.doc_id.clone(), c.bm25, f64::from(s)))
-                    .collect(),
-            );
+            let mut at = 0;
+            let mut scored = Vec::with_capacity(q.candidates.len());
+            for c in &q.candidates {
+                let own = &ce[at..at + 1 + c.more.len()];
+                at += own.len();
+                // A NaN stays a NaN (the evaluation refuses it), as in search::score_documents.
+                let best = match own.iter().any(|s| s.is_nan()) {
+                    true => f32::NAN,
+                    false => own.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+                };
+                scored.push((c.doc_id.clone(), c.bm25, f64::from(best)));
+            }
+            out.by_query.insert(q.id.clone(), scored);
         }
         Ok(out)
     }

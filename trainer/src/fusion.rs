@@ -34,6 +34,14 @@ pub struct Fusion {
     /// loaded.
     #[serde(default)]
     pub current: Option<Current>,
+    /// Passages the student reads a long document as, in training and on dev (1: the first
+    /// only): what `query` and `eval` read with it unless told otherwise.
+    #[serde(default = "one")]
+    pub passages: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// The reranker a retrained student would replace, measured on the student's dev queries.
@@ -85,6 +93,7 @@ impl Fusion {
             gain: if beats { gain } else { 0.0 },
             beats_bm25: beats,
             current: None,
+            passages: 1,
         }
     }
 
@@ -117,6 +126,7 @@ impl Fusion {
             gain: 0.0,
             beats_bm25: false,
             current: None,
+            passages: 1,
         }
     }
 }

@@ -23,19 +23,21 @@ mod train;
 
 pub use bench::{bench_train, TrainBench};
 pub use data::{
-    build_groups, labeled_queries, load_groups, load_training_judgments, sample_group, save_groups,
-    split_dev, Candidate, DataStats, Group, Source, TrainQuery,
+    build_groups, build_groups_in, labeled_queries, load_groups, load_training_judgments,
+    sample_group, save_groups, split_dev, Candidate, DataStats, Group, Source, TrainQuery,
 };
 pub use dev::{alpha_grid, DevCandidate, DevKind, DevQuery, DevScores, DevSet};
 pub use error::{Error, Result};
 pub use fusion::{install, is_student_dir, Current, Fusion, NotInstalled, MIN_GAIN};
 pub use model::{frozen, student_from_checkpoint, Student};
 pub use pseudo::{
-    dev_mix, is_prose, pseudo_queries, pseudo_queries_for, sentences, PseudoKind, PseudoMix,
+    dev_mix, is_prose, pseudo_queries, pseudo_queries_for, pseudo_queries_in, sentences,
+    PseudoKind, PseudoMix,
 };
 pub use retrain::{
-    default_pseudo_dev, default_pseudo_queries, dry_run, pseudo_dev_queries, retrain, write_groups,
-    DataSummary, PseudoOptions, RetrainOptions, RetrainReport, Stage, StageCosts,
+    default_pseudo_dev, default_pseudo_queries, dry_run, pseudo_dev_queries, pseudo_dev_queries_in,
+    retrain, write_groups, DataSummary, PseudoOptions, RetrainOptions, RetrainReport, Stage,
+    StageCosts,
 };
 pub use teacher::{
     apply_target, consistency_filter, ConsistencyFilter, FilterReport, RankBy, Target,

@@ -14,13 +14,16 @@
 //!
 //! Each sampled document gets one query, of a kind drawn by the mix's weights among the kinds
 //! it can give (a document without a title cannot give a title query).
+//!
+//! Read as passages ([`pseudo_queries_in`]), a long document gives its query from one of its
+//! windows, and that window is the positive: what a MaxP reranker reads of it.
 
 use std::collections::HashMap;
 
 use engine::Engine;
 use index_data::Document;
 use rand::{Rng, SeedableRng};
-use search::passage_text;
+use search::{passage_text, Passages};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Source, TrainQuery};
@@ -158,13 +161,28 @@ pub fn pseudo_queries_for(
     mix: &PseudoMix,
     seed: u64,
 ) -> Result<Vec<TrainQuery>> {
+    pseudo_queries_in(engine, docs, mix, seed, &Passages::first_only())
+}
+
+/// As [`pseudo_queries_for`], each document read as `passages`: one whose body has several
+/// windows gives its query from one of them (drawn by the seed and its id), and that window,
+/// with the query's text taken out where the kind says so, is its positive; BM25 still
+/// scores the whole document ([`TrainQuery::positive_bm25_text`]). Documents of one window,
+/// and every document with [`Passages::first_only`], give what [`pseudo_queries_for`] gives.
+pub fn pseudo_queries_in(
+    engine: &Engine,
+    docs: &[Document],
+    mix: &PseudoMix,
+    seed: u64,
+    passages: &Passages,
+) -> Result<Vec<TrainQuery>> {
     if mix.0.is_empty() {
         return Err(Error::Settings("no pseudo-query kind to make".into()));
     }
     let terms = TermWeights::new(engine);
     let mut out = Vec::new();
     for d in docs {
-        if let Some(q) = query_for(d, mix, &terms, seed)? {
+        if let Some(q) = query_for(d, mix, &terms, seed, passages)? {
             out.push(q);
         }
     }
@@ -195,8 +213,14 @@ fn query_for(
     mix: &PseudoMix,
     terms: &TermWeights,
     seed: u64,
+    passages: &Passages,
 ) -> Result<Option<TrainQuery>> {
     let doc_seed = seed ^ fnv(&doc.id) ^ 0x5eed_9e3d;
+    // From its own generator, so that the kind drawn does not depend on the passages.
+    let window = passages.windows(&doc.body).map(|w| {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(doc_seed ^ fnv("window"));
+        w[rng.random_range(0..w.len())].clone()
+    });
     let mut rng = rand::rngs::StdRng::seed_from_u64(doc_seed);
     let mut kinds = mix.0.clone();
     while !kinds.is_empty() {
@@ -213,22 +237,35 @@ fn query_for(
         let (kind, _) = kinds.remove(pick);
         let mut own = rand::rngs::StdRng::seed_from_u64(doc_seed ^ fnv(kind.name()));
         let made = match kind {
-            PseudoKind::Keywords => keyword_query(doc, terms, &mut own)?,
-            PseudoKind::Sentence => sentence_query(doc, &mut own),
-            PseudoKind::Title => title_query(doc),
+            PseudoKind::Keywords => keyword_query(doc, window.clone(), terms, &mut own)?,
+            PseudoKind::Sentence => sentence_query(doc, window.clone(), &mut own),
+            PseudoKind::Title => title_query(doc, window.clone()),
         };
-        if let Some((text, positive_text)) = made {
+        if let Some(m) = made {
             return Ok(Some(TrainQuery {
                 id: format!("pseudo:{kind}:{}", doc.id),
-                text,
+                text: m.query,
                 positives: vec![doc.id.clone()],
                 source: Source::Pseudo,
                 kind: Some(kind),
-                positive_text: Some(positive_text),
+                positive_text: Some(m.shown),
+                positive_bm25_text: m.whole,
             }));
         }
     }
     Ok(None)
+}
+
+/// A generator's query and its positive.
+struct Made {
+    /// The query.
+    query: String,
+    /// The positive as the rerankers read it: the document or its window, the query's text
+    /// taken out where the kind says so.
+    shown: String,
+    /// When `shown` is a window: the whole document with the query's text taken out, as BM25
+    /// scores it.
+    whole: Option<String>,
 }
 
 /// The index's term statistics, for keyword queries.
@@ -253,16 +290,19 @@ impl<'a> TermWeights<'a> {
     }
 }
 
-/// Salient terms of the document: each distinct analysed term of 3 or more letters (not a
+/// Salient terms of the document (or of its `window` of the body, the positive then): each
+/// distinct analysed term of 3 or more letters (not a
 /// number, and not a word found once in this document alone) weighs `(1 + ln tf) · idf`; 2 to 4 of the 10 heaviest are drawn in proportion to
 /// their weight, and written as they first occur in the text (their surface form,
 /// lower-cased), in that order.
 fn keyword_query<R: Rng>(
     doc: &Document,
+    window: Option<std::ops::Range<usize>>,
     terms: &TermWeights,
     rng: &mut R,
-) -> Result<Option<(String, String)>> {
-    let text = format!("{}\n{}", doc.title, doc.body);
+) -> Result<Option<Made>> {
+    let body = window.clone().map_or(doc.body.as_str(), |w| &doc.body[w]);
+    let text = format!("{}\n{}", doc.title, body);
     // term → (tf, first position, surface form)
     let mut seen: HashMap<String, (u32, usize, String)> = HashMap::new();
     for (pos, word) in words(&text).enumerate() {
@@ -312,7 +352,11 @@ fn keyword_query<R: Rng>(
     }
     chosen.sort_by_key(|c| c.1);
     let query: Vec<String> = chosen.into_iter().map(|c| c.2).collect();
-    Ok(Some((query.join(" "), passage_text(&doc.title, &doc.body))))
+    Ok(Some(Made {
+        query: query.join(" "),
+        shown: passage_text(&doc.title, body),
+        whole: window.map(|_| passage_text(&doc.title, &doc.body)),
+    }))
 }
 
 /// Runs of letters and digits (with inner `'` or `-`), as a user would type them.
@@ -322,17 +366,25 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
         .filter(|w| !w.is_empty())
 }
 
-/// A sentence of the body (prose, 6 to 40 words; questions weigh 3), and the document with it
-/// taken out.
-fn sentence_query<R: Rng>(doc: &Document, rng: &mut R) -> Option<(String, String)> {
-    let candidates: Vec<(std::ops::Range<usize>, f64)> = sentences(&doc.body)
+/// A sentence of the body (prose, 6 to 40 words; questions weigh 3), or of its `window`, and
+/// the document (the window) with it taken out. A window that starts inside the body does not
+/// give its first sentence, which may have begun before it.
+fn sentence_query<R: Rng>(
+    doc: &Document,
+    window: Option<std::ops::Range<usize>>,
+    rng: &mut R,
+) -> Option<Made> {
+    let region = window.clone().unwrap_or(0..doc.body.len());
+    let part = &doc.body[region.clone()];
+    let candidates: Vec<(std::ops::Range<usize>, f64)> = sentences(part)
         .into_iter()
-        .filter(|r| {
-            let s = &doc.body[r.clone()];
-            ends_sentence(s) && is_prose(s, 6, 40)
+        .enumerate()
+        .filter(|(i, r)| {
+            let s = &part[r.clone()];
+            !(*i == 0 && region.start > 0) && ends_sentence(s) && is_prose(s, 6, 40)
         })
-        .map(|r| {
-            let w = if doc.body[r.clone()].ends_with('?') {
+        .map(|(_, r)| {
+            let w = if part[r.clone()].ends_with('?') {
                 3.0
             } else {
                 1.0
@@ -354,17 +406,30 @@ fn sentence_query<R: Rng>(doc: &Document, rng: &mut R) -> Option<(String, String
         x -= c.1;
     }
     let range = candidates[pick].0.clone();
-    let sentence = without_section_label(doc.body[range.clone()].trim()).to_owned();
-    let rest = format!(
-        "{} {}",
-        doc.body[..range.start].trim_end(),
-        doc.body[range.end..].trim_start()
-    );
-    let rest = rest.trim();
+    let sentence = without_section_label(part[range.clone()].trim()).to_owned();
+    let without = |text: &str, r: std::ops::Range<usize>| {
+        let rest = format!(
+            "{} {}",
+            text[..r.start].trim_end(),
+            text[r.end..].trim_start()
+        );
+        rest.trim().to_owned()
+    };
+    let rest = without(part, range.clone());
     if rest.split_whitespace().count() < MIN_REST_WORDS {
         return None;
     }
-    Some((sentence, passage_text(&doc.title, rest)))
+    let at = region.start;
+    Some(Made {
+        query: sentence,
+        shown: passage_text(&doc.title, &rest),
+        whole: window.map(|_| {
+            passage_text(
+                &doc.title,
+                &without(&doc.body, at + range.start..at + range.end),
+            )
+        }),
+    })
 }
 
 /// A sentence without the section label a structured abstract glues to its front
@@ -389,19 +454,25 @@ fn without_section_label(s: &str) -> &str {
     }
 }
 
-/// The title (3 to 30 words of prose, not a file name), and the body alone.
-fn title_query(doc: &Document) -> Option<(String, String)> {
+/// The title (3 to 30 words of prose, not a file name), and the body (or its `window`) alone.
+fn title_query(doc: &Document, window: Option<std::ops::Range<usize>>) -> Option<Made> {
     let title = doc.title.trim();
     if !is_prose(title, 3, 30) || doc.body.split_whitespace().count() < MIN_REST_WORDS {
         return None;
     }
     // A body that repeats the title at its start (a Markdown heading) would give it away.
-    let body = doc.body.trim();
-    let body = match body.find(title) {
-        Some(at) if at < 16 => body[at + title.len()..].trim(),
-        _ => body,
+    let untitled = |body: &str| -> String {
+        let body = body.trim();
+        match body.find(title) {
+            Some(at) if at < 16 => body[at + title.len()..].trim().to_owned(),
+            _ => body.to_owned(),
+        }
     };
-    Some((title.to_owned(), body.to_owned()))
+    Some(Made {
+        query: title.to_owned(),
+        shown: untitled(window.clone().map_or(doc.body.as_str(), |w| &doc.body[w])),
+        whole: window.map(|_| untitled(&doc.body)),
+    })
 }
 
 /// The byte ranges of the sentences of `text`: a sentence ends at `.`, `?` or `!` followed by

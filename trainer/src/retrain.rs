@@ -12,16 +12,17 @@ use std::time::Instant;
 use engine::Engine;
 use index_data::{Document, Qrels, Query};
 use reranker::{CachedCrossEncoder, CrossEncoder, RerankerOptions, ScoreCache};
+use search::Passages;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{
-    build_groups, labeled_queries, load_groups, save_groups, split_dev, DataStats, Group,
+    build_groups_in, labeled_queries, load_groups, save_groups, split_dev, DataStats, Group,
     TrainQuery,
 };
 use crate::dev::{alpha_grid, DevKind, DevSet};
 use crate::error::{Error, Result};
 use crate::fusion::Fusion;
-use crate::pseudo::{dev_mix, pseudo_queries_for, PseudoMix};
+use crate::pseudo::{dev_mix, pseudo_queries_in, PseudoMix};
 use crate::teacher::{consistency_filter, ConsistencyFilter, FilterReport};
 use crate::train::{train, TrainConfig, TrainState};
 
@@ -60,8 +61,19 @@ pub fn default_pseudo_dev(docs: u64) -> usize {
 /// the set a label-free [`retrain`] of that split seed chooses its checkpoint and fusion
 /// weight on, and [`DevSet::pseudo`] turns into a dev set to compare rerankers on.
 pub fn pseudo_dev_queries(engine: &Engine, n: usize, split_seed: u64) -> Result<Vec<TrainQuery>> {
+    pseudo_dev_queries_in(engine, n, split_seed, &Passages::first_only())
+}
+
+/// As [`pseudo_dev_queries`], long documents read as `passages`: the set of a label-free
+/// [`retrain`] with [`RetrainOptions::passages`].
+pub fn pseudo_dev_queries_in(
+    engine: &Engine,
+    n: usize,
+    split_seed: u64,
+    passages: &Passages,
+) -> Result<Vec<TrainQuery>> {
     let sample = engine.sample_documents(2 * n, split_seed ^ 0xde5e7)?;
-    let made = pseudo_queries_for(engine, &sample, &dev_mix(), split_seed)?;
+    let made = pseudo_queries_in(engine, &sample, &dev_mix(), split_seed, passages)?;
     Ok(made.into_iter().take(n).collect())
 }
 
@@ -98,6 +110,11 @@ pub struct RetrainOptions {
     /// BM25 candidates per dev query when the fusion weight is chosen (the depth queries
     /// rerank at; default 100).
     pub fusion_depth: usize,
+    /// How long documents are read, in training and on dev: [`Passages::first_only`] (the
+    /// default), or windows scored by their best (MaxP) with pseudo-queries made from one
+    /// window. The student is then meant to rerank with the same passages (`fusion.json`'s
+    /// `passages`).
+    pub passages: Passages,
     /// The output folder.
     pub out: PathBuf,
 }
@@ -152,6 +169,9 @@ pub struct DataSummary {
     pub teacher: String,
     /// BM25 candidates per training query.
     pub depth: usize,
+    /// Passages a long document was read as (1: its first only).
+    #[serde(default = "one")]
+    pub passages: usize,
     /// Training groups after the filter (this run's and the extra ones).
     pub groups: usize,
     /// The extra groups files and how many groups each added (before the filter).
@@ -162,6 +182,10 @@ pub struct DataSummary {
     /// What the consistency filter kept.
     #[serde(default)]
     pub filter: FilterReport,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Seconds each stage took in this call (a resumed stage counts only its new work).
@@ -236,7 +260,7 @@ fn make_queries(
             .pseudo
             .dev
             .unwrap_or_else(|| default_pseudo_dev(docs));
-        dev_q = pseudo_dev_queries(engine, n_dev, options.split_seed)?;
+        dev_q = pseudo_dev_queries_in(engine, n_dev, options.split_seed, &options.passages)?;
         dev_docs = dev_q.iter().flat_map(|q| q.positives.clone()).collect();
         dev_kind = (!dev_q.is_empty()).then_some(DevKind::Pseudo);
     }
@@ -249,11 +273,12 @@ fn make_queries(
             .collect();
         let total = sample.len();
         for (i, chunk) in sample.chunks(64).enumerate() {
-            train_q.extend(pseudo_queries_for(
+            train_q.extend(pseudo_queries_in(
                 engine,
                 chunk,
                 &options.pseudo.mix,
                 options.split_seed,
+                &options.passages,
             )?);
             progress(Stage::Queries, (64 * (i + 1)).min(total), total);
         }
@@ -314,6 +339,8 @@ struct GroupsKey {
     teacher: String,
     max_len: usize,
     depth: usize,
+    #[serde(default = "one")]
+    passages: usize,
     queries: Vec<(String, String)>,
 }
 
@@ -323,6 +350,7 @@ fn groups_key(options: &RetrainOptions, queries: &[TrainQuery]) -> GroupsKey {
         teacher: options.teacher.clone(),
         max_len: options.teacher_options.max_len,
         depth: options.depth,
+        passages: options.passages.max,
         queries: queries
             .iter()
             .map(|q| (q.id.clone(), q.text.clone()))
@@ -370,9 +398,14 @@ fn groups_for(
         .unwrap_or_else(|| options.index.join("score-cache.tsv"));
     let cached = CachedCrossEncoder::new(teacher, ScoreCache::open(&cache_path)?, 64);
     let before = cached.cached();
-    let (groups, stats) = build_groups(engine, &cached, train_q, options.depth, &mut |d, t| {
-        progress(Stage::Scoring, d, t)
-    })?;
+    let (groups, stats) = build_groups_in(
+        engine,
+        &cached,
+        train_q,
+        options.depth,
+        &options.passages,
+        &mut |d, t| progress(Stage::Scoring, d, t),
+    )?;
     let scored = cached.cached().saturating_sub(before);
     save_groups(&groups_path, &groups)?;
     crate::train::write_json(&key_path, &key)?;
@@ -414,7 +447,12 @@ pub fn retrain(
     }
 
     let dev_ids: Vec<String> = queries.dev.iter().map(|q| q.id.clone()).collect();
-    let dev = dev_set(&engine, &queries, options.train.dev_depth)?;
+    let dev = dev_set(
+        &engine,
+        &queries,
+        options.train.dev_depth,
+        &options.passages,
+    )?;
     let data = DataSummary {
         index: options.index.clone(),
         labeled_train_queries: queries.labeled,
@@ -426,6 +464,7 @@ pub fn retrain(
         dev_query_ids: dev_ids,
         teacher: options.teacher.clone(),
         depth: options.depth,
+        passages: options.passages.max,
         groups: groups.len(),
         extra_groups,
         build_stats: stats,
@@ -445,7 +484,7 @@ pub fn retrain(
 
     let t = Instant::now();
     reranker::export_onnx_dir(&options.out, &options.out, reranker::Precision::F32)?;
-    let fusion = match dev_set(&engine, &queries, options.fusion_depth)? {
+    let fusion = match dev_set(&engine, &queries, options.fusion_depth, &options.passages)? {
         Some(dev) => {
             let student = reranker::OnnxCrossEncoder::load(
                 &options.out,
@@ -470,6 +509,10 @@ pub fn retrain(
             fusion
         }
         None => Fusion::without_dev(),
+    };
+    let fusion = Fusion {
+        passages: options.passages.max,
+        ..fusion
     };
     crate::train::write_json(&options.out.join("fusion.json"), &fusion)?;
     costs.selection_seconds = t.elapsed().as_secs_f64();
@@ -547,7 +590,12 @@ fn check_out(options: &RetrainOptions) -> Result<()> {
     Ok(())
 }
 
-fn dev_set(engine: &Engine, queries: &Queries, depth: usize) -> Result<Option<DevSet>> {
+fn dev_set(
+    engine: &Engine,
+    queries: &Queries,
+    depth: usize,
+    passages: &Passages,
+) -> Result<Option<DevSet>> {
     Ok(match queries.dev_kind {
         None => None,
         Some(DevKind::Judged) => {
@@ -559,9 +607,15 @@ fn dev_set(engine: &Engine, queries: &Queries, depth: usize) -> Result<Option<De
                     text: q.text.clone(),
                 })
                 .collect();
-            Some(DevSet::judged(engine, &qs, &queries.qrels, depth)?)
+            Some(DevSet::judged_in(
+                engine,
+                &qs,
+                &queries.qrels,
+                depth,
+                passages,
+            )?)
         }
-        Some(DevKind::Pseudo) => Some(DevSet::pseudo(engine, &queries.dev, depth)?),
+        Some(DevKind::Pseudo) => Some(DevSet::pseudo_in(engine, &queries.dev, depth, passages)?),
     })
 }
 

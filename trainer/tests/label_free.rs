@@ -168,6 +168,7 @@ fn options(root: &Path, index: &Path, teacher: &Path, init: &Path, out: PathBuf)
             ..Default::default()
         },
         fusion_depth: 10,
+        passages: search::Passages::first_only(),
         out,
     }
 }

@@ -12,14 +12,15 @@ pub fn compare(a: CompareArgs) -> Result<()> {
     let n = a
         .pseudo_dev
         .unwrap_or_else(|| trainer::default_pseudo_dev(engine.num_docs()));
-    let queries = trainer::pseudo_dev_queries(&engine, n, a.split_seed)?;
+    let passages = search::Passages::max_p(usize::from(a.passages));
+    let queries = trainer::pseudo_dev_queries_in(&engine, n, a.split_seed, &passages)?;
     if queries.is_empty() {
         bail!(
             "{}: no document gives a dev pseudo-query (no sentence or title of prose)",
             a.index.display()
         );
     }
-    let dev = trainer::DevSet::pseudo(&engine, &queries, a.depth)?;
+    let dev = trainer::DevSet::pseudo_in(&engine, &queries, a.depth, &passages)?;
     let options = RerankerOptions {
         max_len: a.max_len,
         num_threads: a.threads,

@@ -52,19 +52,23 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         ));
         runs.push(("bm25".into(), run));
     } else {
-        let reranker = Reranker::choose(&a.index, a.model.rerank.as_deref(), &a.model.options())?;
+        let reranker = a.model.with_passages(Reranker::choose(
+            &a.index,
+            a.model.rerank.as_deref(),
+            &a.model.options(),
+        )?);
         let scores = if a.no_cache {
             score_with_progress(
                 &engine,
                 reranker.model(),
                 &queries,
                 a.depth,
-                a.model.passages(),
+                reranker.passages(),
             )?
         } else {
             let cache = ScoreCache::open(a.index.join("score-cache.tsv"))?;
             let cached = CachedCrossEncoder::new(reranker.model(), cache, 256);
-            score_with_progress(&engine, &cached, &queries, a.depth, a.model.passages())?
+            score_with_progress(&engine, &cached, &queries, a.depth, reranker.passages())?
         };
         let mut alphas = a.alpha.clone();
         if alphas.is_empty() {

@@ -32,8 +32,8 @@ pub fn query(a: QueryArgs) -> Result<()> {
                         e
                     }
                 })?
-                .with_depth(a.depth)
-                .with_passages(a.model.passages());
+                .with_depth(a.depth);
+        reranker = a.model.with_passages(reranker);
         if let Some(alpha) = a.alpha {
             reranker = reranker.with_alpha(alpha)?;
         }

@@ -55,6 +55,7 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
         score_cache: None,
         rebuild_groups: a.rebuild_groups,
         extra_groups: a.extra_groups,
+        passages: search::Passages::max_p(usize::from(a.passages)),
         train: trainer::TrainConfig {
             loss: a.loss,
             gamma: a.gamma,

@@ -44,8 +44,8 @@ pub fn run(a: RunArgs) -> Result<()> {
         None
     } else {
         let mut r = Reranker::choose(&a.index, a.model.rerank.as_deref(), &a.model.options())?
-            .with_depth(a.depth)
-            .with_passages(a.model.passages());
+            .with_depth(a.depth);
+        r = a.model.with_passages(r);
         if let Some(alpha) = a.alpha {
             r = r.with_alpha(alpha)?;
         }

@@ -13,7 +13,7 @@ pub fn serve(a: ServeArgs) -> Result<()> {
     config.max_body_bytes = a.max_body_bytes;
     config.timeout = std::time::Duration::from_secs(a.timeout_s);
     config.batch_pairs = a.batch_pairs;
-    config.passages = usize::from(a.passages);
+    config.passages = a.passages.map_or(0, usize::from);
     server::run(config)?;
     Ok(())
 }

@@ -266,6 +266,7 @@ pub fn run_experiment(
         extra_groups: Vec::new(),
         train,
         fusion_depth: cfg.dev_depth,
+        passages: search::Passages::first_only(),
         out,
     };
     // Seed by seed across the families, so that an interrupted experiment has comparable
