@@ -16,6 +16,7 @@ mod fusion;
 pub mod loss;
 mod model;
 mod plot;
+mod prose;
 mod pseudo;
 mod retrain;
 mod teacher;
@@ -30,9 +31,9 @@ pub use dev::{alpha_grid, DevCandidate, DevKind, DevQuery, DevScores, DevSet};
 pub use error::{Error, Result};
 pub use fusion::{install, is_student_dir, Current, Fusion, NotInstalled, MIN_GAIN};
 pub use model::{frozen, student_from_checkpoint, Student};
+pub use prose::{is_prose, sentences};
 pub use pseudo::{
-    dev_mix, is_prose, pseudo_queries, pseudo_queries_for, pseudo_queries_in, sentences,
-    PseudoKind, PseudoMix,
+    dev_mix, pseudo_queries, pseudo_queries_for, pseudo_queries_in, PseudoKind, PseudoMix,
 };
 pub use retrain::{
     default_pseudo_dev, default_pseudo_queries, dry_run, pseudo_dev_queries, pseudo_dev_queries_in,
