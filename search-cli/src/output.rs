@@ -288,6 +288,12 @@ pub fn print_retrain(r: &trainer::RetrainReport, out: &std::path::Path) {
     for (path, n) in &r.data.extra_groups {
         println!("added {n} training groups from {}", path.display());
     }
+    if d.passages > 1 {
+        println!(
+            "long documents read as up to {} passages (MaxP) in training and on dev; query and eval read the student so",
+            d.passages
+        );
+    }
     println!(
         "trained {} steps on {} groups ({} dropped), loss {:?}",
         state.step, state.groups, state.groups_dropped, state.config.loss
