@@ -226,4 +226,42 @@ fn a_retrain_on_passages_is_read_with_them_after() {
         "48",
         "berlin report",
     ]));
+    // eval says how it read long documents, and where that came from.
+    std::fs::write(
+        root.join("q.jsonl"),
+        "{\"_id\": \"q1\", \"text\": \"berlin report\"}\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("qrels.tsv"), "q1 0 d0-0 1\n").unwrap();
+    let (queries, qrels) = (root.join("q.jsonl"), root.join("qrels.tsv"));
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--index",
+            s(&idx),
+            "--rerank",
+            s(&out),
+            "--max-len",
+            "48",
+            "--depth",
+            "8",
+            "--queries",
+            s(&queries),
+            "--qrels",
+            s(&qrels),
+            "--qrels-format",
+            "trec",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        ok(&o);
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let said = eval(&[]);
+    assert!(
+        said.contains("up to 2 passages") && said.contains("fusion.json"),
+        "{said}"
+    );
+    let said = eval(&["--passages", "1"]);
+    assert!(!said.contains("passages of"), "{said}");
 }

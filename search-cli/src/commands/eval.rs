@@ -57,6 +57,19 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             a.model.rerank.as_deref(),
             &a.model.options(),
         )?);
+        let passages = reranker.passages();
+        if passages.max > 1 {
+            eprintln!(
+                "note: long documents read as up to {} passages of {} words (MaxP; {})",
+                passages.max,
+                passages.words,
+                if a.model.passages.is_some() {
+                    "--passages"
+                } else {
+                    "as the student's fusion.json says"
+                }
+            );
+        }
         let scores = if a.no_cache {
             score_with_progress(
                 &engine,
