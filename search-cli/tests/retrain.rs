@@ -21,6 +21,28 @@ fn config(out: &Path) -> serde_json::Value {
     serde_json::from_str::<serde_json::Value>(&text).unwrap()["config"].clone()
 }
 
+/// What `retrain` wrote to OUT/fusion.json.
+fn fusion(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("fusion.json")).unwrap()).unwrap()
+}
+
+/// `compare`'s report on the student in `out` (tiny settings), `extra` arguments added.
+fn compare(idx: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "compare",
+        "--index",
+        s(idx),
+        "--rerank",
+        s(out),
+        "--depth",
+        "8",
+        "--max-len",
+        "48",
+    ];
+    args.extend_from_slice(extra);
+    ok(&run(&args))
+}
+
 /// A tiny corpus indexed in `root/idx` and a tiny random model (`root/tiny`) to serve as
 /// teacher and student.
 fn tiny_setup(root: &Path) -> (PathBuf, PathBuf) {
@@ -127,19 +149,8 @@ fn compare_scores_a_student_on_the_dev_set_its_retrain_chose_on() {
     let (idx, model) = tiny_setup(root);
     let out = root.join("student");
     retrain(&idx, &model, &out, &["--patience", "0"]);
-    let fusion: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("fusion.json")).unwrap()).unwrap();
-    let text = ok(&run(&[
-        "compare",
-        "--index",
-        s(&idx),
-        "--rerank",
-        s(&out),
-        "--depth",
-        "8",
-        "--max-len",
-        "48",
-    ]));
+    let fusion = fusion(&out);
+    let text = compare(&idx, &out, &[]);
     // The same queries, candidates and student: the numbers retrain wrote.
     let dev = &fusion["dev"];
     let bm25 = format!("bm25 {:.4}", dev["bm25"].as_f64().unwrap());
@@ -177,8 +188,7 @@ fn a_retrain_on_passages_is_read_with_them_after() {
     let (idx, model) = tiny_setup_with(root, 14);
     let out = root.join("student");
     retrain(&idx, &model, &out, &["--passages", "2", "--patience", "0"]);
-    let fusion: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("fusion.json")).unwrap()).unwrap();
+    let fusion = fusion(&out);
     assert_eq!(fusion["passages"], 2);
     let training: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("training.json")).unwrap()).unwrap();
@@ -197,19 +207,7 @@ fn a_retrain_on_passages_is_read_with_them_after() {
     let student = search::Reranker::load(s(&out)).unwrap();
     assert_eq!(student.passages(), search::Passages::max_p(2));
     // compare with the same passages scores the dev set the retrain chose on.
-    let text = ok(&run(&[
-        "compare",
-        "--index",
-        s(&idx),
-        "--rerank",
-        s(&out),
-        "--depth",
-        "8",
-        "--max-len",
-        "48",
-        "--passages",
-        "2",
-    ]));
+    let text = compare(&idx, &out, &["--passages", "2"]);
     let bm25 = format!("bm25 {:.4}", fusion["dev"]["bm25"].as_f64().unwrap());
     let alone = format!("alone {:.4}", fusion["dev"]["alone"].as_f64().unwrap());
     let squeezed = text.split_whitespace().collect::<Vec<_>>().join(" ");
