@@ -263,3 +263,25 @@ fn a_retrain_on_passages_is_read_with_them_after() {
     let said = eval(&["--passages", "1"]);
     assert!(!said.contains("passages of"), "{said}");
 }
+
+#[test]
+fn retrain_suggests_passages_when_documents_are_long() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let dry_run = |more: usize| {
+        let sub = root.join(format!("more{more}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        let (idx, _) = tiny_setup_with(&sub, more);
+        let o = run(&["retrain", "--index", s(&idx), "--dry-run"]);
+        ok(&o);
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    // Bodies of about 30 words: nothing said.
+    assert!(!dry_run(0).contains("--passages 4"));
+    // Bodies of over 400 words: the note names the median and the option.
+    let said = dry_run(32);
+    assert!(
+        said.contains("are long (median") && said.contains("--passages 4"),
+        "{said}"
+    );
+}

@@ -38,7 +38,7 @@ pub use engine::{bm25_run, metrics, Analysis, Engine, Hit, IndexOptions, IndexSt
 pub use error::{Error, Result};
 pub use index::Index;
 pub use index_data::{Document, Qrels, Query, Run};
-pub use passages::{score_documents, Passages};
+pub use passages::{median_body_words, score_documents, Passages};
 pub use rerank::{
     check_alpha, fuse, installed_reranker, installed_reranker_dir, passage_text, score_candidates,
     search_reranked, CandidateScores, RerankOptions, RerankedHit, System, DEFAULT_ALPHA,

@@ -97,6 +97,19 @@ impl Passages {
     }
 }
 
+/// The median body length, in words, of a seeded sample of up to `sample` documents of the
+/// index (0 for an empty index): how `retrain` tells a user whose documents are long that
+/// the student reads only the start of each unless they are read as passages.
+pub fn median_body_words(engine: &engine::Engine, sample: usize, seed: u64) -> Result<usize> {
+    let mut words: Vec<usize> = engine
+        .sample_documents(sample, seed)?
+        .iter()
+        .map(|d| d.body.split_whitespace().count())
+        .collect();
+    words.sort_unstable();
+    Ok(words.get(words.len() / 2).copied().unwrap_or(0))
+}
+
 /// Each document's cross-encoder score for `query`: the best of its passages' logits. `docs`
 /// are (title, body) pairs; all passages go to the model in one call.
 pub fn score_documents(

@@ -6,6 +6,9 @@ use reranker::RerankerOptions;
 use crate::args::RetrainArgs;
 use crate::output;
 
+/// A median body longer than this (two 150-word windows) makes `retrain` suggest `--passages`.
+const LONG_BODY_WORDS: usize = 300;
+
 pub fn retrain(a: RetrainArgs) -> Result<()> {
     let labeled_given = a.queries.is_some();
     let labeled = match (&a.queries, &a.qrels) {
@@ -86,6 +89,15 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
         fusion_depth: a.fusion_depth,
         out: out.clone(),
     };
+    if a.passages == 1 {
+        let words = search::median_body_words(&search::Engine::open(&a.index)?, 200, 0)?;
+        if words > LONG_BODY_WORDS {
+            eprintln!(
+                "note: the documents of {} are long (median {words} words of body) and the student reads about the first 150–200 of each; --passages 4 trains and reranks on their best 150-word windows (docs/RESULTS.md §6: on long documents, first-passage students fell below BM25)",
+                a.index.display()
+            );
+        }
+    }
     let mut progress = crate::progress::StageProgress::new();
     if a.dry_run {
         let (train, dev) = trainer::dry_run(&options, &mut |s, d, t| {
