@@ -26,21 +26,27 @@ fn fusion(out: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("fusion.json")).unwrap()).unwrap()
 }
 
-/// `compare`'s report on the student in `out` (tiny settings), `extra` arguments added.
-fn compare(idx: &Path, out: &Path, extra: &[&str]) -> String {
+/// `search-cli CMD --index IDX --rerank OUT --max-len 48 EXTRA...`: a command on the student
+/// in `out`, at the tiny model's length.
+fn with_student(cmd: &str, idx: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
-        "compare",
+        cmd,
         "--index",
         s(idx),
         "--rerank",
         s(out),
-        "--depth",
-        "8",
         "--max-len",
         "48",
     ];
     args.extend_from_slice(extra);
-    ok(&run(&args))
+    run(&args)
+}
+
+/// `compare`'s report on the student in `out` (tiny settings), `extra` arguments added.
+fn compare(idx: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["--depth", "8"];
+    args.extend_from_slice(extra);
+    ok(&with_student("compare", idx, out, &args))
 }
 
 /// A tiny corpus indexed in `root/idx` and a tiny random model (`root/tiny`) to serve as
@@ -214,16 +220,7 @@ fn a_retrain_on_passages_is_read_with_them_after() {
     assert!(squeezed.contains(&bm25), "{bm25} not in {text}");
     assert!(squeezed.contains(&alone), "{alone} not in {text}");
     // A query reranks with it (two passages a candidate) without being told.
-    ok(&run(&[
-        "query",
-        "--index",
-        s(&idx),
-        "--rerank",
-        s(&out),
-        "--max-len",
-        "48",
-        "berlin report",
-    ]));
+    ok(&with_student("query", &idx, &out, &["berlin report"]));
     // eval says how it read long documents, and where that came from.
     std::fs::write(
         root.join("q.jsonl"),
@@ -234,13 +231,6 @@ fn a_retrain_on_passages_is_read_with_them_after() {
     let (queries, qrels) = (root.join("q.jsonl"), root.join("qrels.tsv"));
     let eval = |extra: &[&str]| {
         let mut args = vec![
-            "eval",
-            "--index",
-            s(&idx),
-            "--rerank",
-            s(&out),
-            "--max-len",
-            "48",
             "--depth",
             "8",
             "--queries",
@@ -251,7 +241,7 @@ fn a_retrain_on_passages_is_read_with_them_after() {
             "trec",
         ];
         args.extend_from_slice(extra);
-        let o = run(&args);
+        let o = with_student("eval", &idx, &out, &args);
         ok(&o);
         String::from_utf8_lossy(&o.stderr).into_owned()
     };

@@ -6,7 +6,8 @@ use reranker::RerankerOptions;
 use crate::args::RetrainArgs;
 use crate::output;
 
-/// A median body longer than this (two 150-word windows) makes `retrain` suggest `--passages`.
+/// A median body longer than this (two 150-word windows laid end to end) makes `retrain`
+/// suggest `--passages`.
 const LONG_BODY_WORDS: usize = 300;
 
 pub fn retrain(a: RetrainArgs) -> Result<()> {
