@@ -255,23 +255,52 @@ fn a_retrain_on_passages_is_read_with_them_after() {
 }
 
 #[test]
-fn retrain_suggests_passages_when_documents_are_long() {
+fn retrain_reads_long_documents_as_passages_unless_told() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let dry_run = |more: usize| {
-        let sub = root.join(format!("more{more}"));
+    let dry_run = |more: usize, extra: &[&str]| {
+        let sub = root.join(format!("more{more}-{}", extra.len()));
         std::fs::create_dir_all(&sub).unwrap();
         let (idx, _) = tiny_setup_with(&sub, more);
-        let o = run(&["retrain", "--index", s(&idx), "--dry-run"]);
+        let mut args = vec!["retrain", "--index", s(&idx), "--dry-run"];
+        args.extend_from_slice(extra);
+        let o = run(&args);
         ok(&o);
         String::from_utf8_lossy(&o.stderr).into_owned()
     };
-    // Bodies of about 30 words: nothing said.
-    assert!(!dry_run(0).contains("--passages 4"));
-    // Bodies of over 400 words: the note names the median and the option.
-    let said = dry_run(32);
+    // Bodies of about 30 words: one passage, nothing said.
+    assert!(!dry_run(0, &[]).contains("passages"));
+    // Bodies of over 400 words: four passages, and the note names the median and the way out.
+    let said = dry_run(32, &[]);
+    assert!(
+        said.contains("are long (median") && said.contains("up to 4 passages"),
+        "{said}"
+    );
+    assert!(said.contains("--passages 1"), "{said}");
+    // Told one passage, it reads one and says what it gives up.
+    let said = dry_run(32, &["--passages", "1"]);
     assert!(
         said.contains("are long (median") && said.contains("--passages 4"),
         "{said}"
     );
+    // Told any number, it is quiet.
+    assert!(!dry_run(32, &["--passages", "2"]).contains("are long"));
+}
+
+#[test]
+fn a_retrain_on_long_documents_trains_on_passages_by_default() {
+    if test_support::skip_unless(
+        "a_retrain_on_long_documents_trains_on_passages_by_default",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (idx, model) = tiny_setup_with(root, 32);
+    let out = root.join("student");
+    retrain(&idx, &model, &out, &[]);
+    assert_eq!(fusion(&out)["passages"], 4);
+    let student = search::Reranker::load(s(&out)).unwrap();
+    assert_eq!(student.passages(), search::Passages::max_p(4));
 }

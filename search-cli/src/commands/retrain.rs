@@ -7,10 +7,40 @@ use crate::args::RetrainArgs;
 use crate::output;
 
 /// A median body longer than this (two 150-word windows laid end to end) makes `retrain`
-/// suggest `--passages`.
+/// train on passages unless `--passages` is given.
 const LONG_BODY_WORDS: usize = 300;
 
+/// Passages `retrain` reads long documents as when `--passages` is not given.
+const LONG_PASSAGES: u16 = 4;
+
+/// `--passages`, or the default for the index: [`LONG_PASSAGES`] when its documents are
+/// long, else 1 (docs/RESULTS.md §6: on a long-document collection, label-free students
+/// trained on first passages fell below BM25 in two seeds of three, those trained on four
+/// passages were above it in all three). Says what it chose and why on stderr.
+fn passages(a: &RetrainArgs) -> Result<u16> {
+    let words = search::median_body_words(&search::Engine::open(&a.index)?, 200, 0)?;
+    let long = words > LONG_BODY_WORDS;
+    let index = a.index.display();
+    Ok(match a.passages {
+        Some(1) if long => {
+            eprintln!(
+                "note: the documents of {index} are long (median {words} words of body) and --passages 1 reads about the first 150–200 of each; without it, retrain trains and reranks on their best 150-word windows (--passages {LONG_PASSAGES})"
+            );
+            1
+        }
+        Some(n) => n,
+        None if long => {
+            eprintln!(
+                "note: the documents of {index} are long (median {words} words of body): training and reranking on up to {LONG_PASSAGES} passages of 150 words each (MaxP; the teacher scores up to {LONG_PASSAGES}× the pairs); --passages 1 reads the first only"
+            );
+            LONG_PASSAGES
+        }
+        None => 1,
+    })
+}
+
 pub fn retrain(a: RetrainArgs) -> Result<()> {
+    let passages = passages(&a)?;
     let labeled_given = a.queries.is_some();
     let labeled = match (&a.queries, &a.qrels) {
         (Some(q), Some(r)) => Some(trainer::load_training_judgments(q, r, &a.split)?),
@@ -59,7 +89,7 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
         score_cache: None,
         rebuild_groups: a.rebuild_groups,
         extra_groups: a.extra_groups,
-        passages: search::Passages::max_p(usize::from(a.passages)),
+        passages: search::Passages::max_p(usize::from(passages)),
         train: trainer::TrainConfig {
             loss: a.loss,
             gamma: a.gamma,
@@ -90,15 +120,6 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
         fusion_depth: a.fusion_depth,
         out: out.clone(),
     };
-    if a.passages == 1 {
-        let words = search::median_body_words(&search::Engine::open(&a.index)?, 200, 0)?;
-        if words > LONG_BODY_WORDS {
-            eprintln!(
-                "note: the documents of {} are long (median {words} words of body) and the student reads about the first 150–200 of each; --passages 4 trains and reranks on their best 150-word windows (docs/RESULTS.md §6: on long documents, first-passage students fell below BM25)",
-                a.index.display()
-            );
-        }
-    }
     let mut progress = crate::progress::StageProgress::new();
     if a.dry_run {
         let (train, dev) = trainer::dry_run(&options, &mut |s, d, t| {
