@@ -304,3 +304,67 @@ fn a_retrain_on_long_documents_trains_on_passages_by_default() {
     let student = search::Reranker::load(s(&out)).unwrap();
     assert_eq!(student.passages(), search::Passages::max_p(4));
 }
+
+#[test]
+fn a_corpus_with_no_possible_dev_query_is_said_before_training_and_fused_at_bm25() {
+    if test_support::skip_unless(
+        "a_corpus_with_no_possible_dev_query_is_said_before_training_and_fused_at_bm25",
+        &[test_support::Need::Models],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // Untitled documents of one sentence each: no sentence can be taken out of one.
+    let topics = ["berlin", "rome", "paris", "madrid", "vienna", "lisbon"];
+    let lines: String = (0..48)
+        .map(|i| {
+            let (a, b) = (topics[i % 6], topics[(i / 6) % 6]);
+            let doc = serde_json::json!({
+                "_id": format!("s{i}"),
+                "text": format!("The {a} report {i} describes the {b} people carefully."),
+            });
+            format!("{doc}\n")
+        })
+        .collect();
+    std::fs::write(root.join("corpus.jsonl"), lines).unwrap();
+    let idx = root.join("idx");
+    ok(&run(&[
+        "index",
+        "--index",
+        s(&idx),
+        s(&root.join("corpus.jsonl")),
+    ]));
+    let model = root.join("tiny");
+    common::tiny_model(&model);
+    let out = root.join("student");
+    let o = run(&[
+        "retrain",
+        "--index",
+        s(&idx),
+        "--teacher",
+        s(&model),
+        "--init",
+        s(&model),
+        "--out",
+        s(&out),
+        "--max-len",
+        "32",
+        "--epochs",
+        "1",
+        "--batch",
+        "4",
+        "--group-size",
+        "4",
+        "--depth",
+        "8",
+    ]);
+    ok(&o);
+    let said = String::from_utf8_lossy(&o.stderr);
+    let note = said
+        .find("no label-free dev query can be made")
+        .unwrap_or_else(|| panic!("no note: {said}"));
+    let training = said.find("training:").unwrap_or(said.len());
+    assert!(note < training, "the note comes before the work: {said}");
+    assert_eq!(fusion(&out)["alpha"], 1.0);
+}
