@@ -48,6 +48,9 @@ fn warn_if_no_dev(options: &trainer::RetrainOptions) -> Result<()> {
         .pseudo
         .dev
         .unwrap_or_else(|| trainer::default_pseudo_dev(engine.num_docs()));
+    if n == 0 {
+        return Ok(());
+    }
     let dev = trainer::pseudo_dev_queries_in(&engine, n, options.split_seed, &options.passages)?;
     if dev.is_empty() {
         eprintln!(
@@ -139,7 +142,7 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
         fusion_depth: a.fusion_depth,
         out: out.clone(),
     };
-    if options.labeled.is_none() && !a.dry_run {
+    if options.labeled.is_none() {
         warn_if_no_dev(&options)?;
     }
     let mut progress = crate::progress::StageProgress::new();
