@@ -53,9 +53,10 @@ pub fn default_pseudo_queries(docs: u64) -> usize {
 }
 
 /// Label-free dev queries when none are asked for: 100 (fewer in a corpus under 1,000
-/// documents: a tenth of it, at least 30). They cost no teacher scoring.
+/// documents: a tenth of it, at least 30, and never over a third of it, so that a corpus of
+/// a few dozen documents keeps most of them to train on). They cost no teacher scoring.
 pub fn default_pseudo_dev(docs: u64) -> usize {
-    ((docs / 10) as usize).clamp(30, 100)
+    ((docs / 10) as usize).clamp(30, 100).min((docs / 3) as usize)
 }
 
 /// The label-free dev queries of a corpus: `n` held-out sentence and title pseudo-queries
@@ -514,4 +515,20 @@ fn score_with_progress(
         progress(Stage::Selection, i + 1, dev.len());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dev_set_leaves_a_small_corpus_most_of_its_documents() {
+        assert_eq!(default_pseudo_dev(5_000), 100);
+        assert_eq!(default_pseudo_dev(500), 50);
+        assert_eq!(default_pseudo_dev(120), 30);
+        // Under 90 documents a third, not 30 of them.
+        assert_eq!(default_pseudo_dev(60), 20);
+        assert_eq!(default_pseudo_dev(25), 8);
+        assert_eq!(default_pseudo_dev(2), 0);
+    }
 }
