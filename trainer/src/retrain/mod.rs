@@ -56,7 +56,9 @@ pub fn default_pseudo_queries(docs: u64) -> usize {
 /// documents: a tenth of it, at least 30, and never over a third of it, so that a corpus of
 /// a few dozen documents keeps most of them to train on). They cost no teacher scoring.
 pub fn default_pseudo_dev(docs: u64) -> usize {
-    ((docs / 10) as usize).clamp(30, 100).min((docs / 3) as usize)
+    ((docs / 10) as usize)
+        .clamp(30, 100)
+        .min((docs / 3) as usize)
 }
 
 /// The label-free dev queries of a corpus: `n` held-out sentence and title pseudo-queries
