@@ -344,6 +344,9 @@ pub fn print_retrain(r: &trainer::RetrainReport, out: &std::path::Path) {
             f.chosen_on
         );
     }
+    for note in &r.notes {
+        eprintln!("note: {note}");
+    }
     println!(
         "student: {} (use: search-cli query --rerank {}; fusion weight in fusion.json)",
         out.display(),

@@ -36,9 +36,9 @@ pub use pseudo::{
     dev_mix, pseudo_queries, pseudo_queries_for, pseudo_queries_in, PseudoKind, PseudoMix,
 };
 pub use retrain::{
-    default_pseudo_dev, default_pseudo_queries, dry_run, pseudo_dev_queries, pseudo_dev_queries_in,
-    retrain, write_groups, DataSummary, PseudoOptions, RetrainOptions, RetrainReport, Stage,
-    StageCosts,
+    default_pseudo_dev, default_pseudo_queries, plan, pseudo_dev_queries, pseudo_dev_queries_in,
+    retrain, retrain_planned, write_groups, DataSummary, Plan, PseudoOptions, RetrainOptions,
+    RetrainReport, Stage, StageCosts,
 };
 pub use teacher::{
     apply_target, consistency_filter, ConsistencyFilter, FilterReport, RankBy, Target,

@@ -453,3 +453,54 @@ fn extra_groups_join_the_training_data_and_groups_of_another_teacher_are_refused
         .to_string();
     assert!(e.contains("empty.jsonl: holds no training groups"), "{e}");
 }
+
+#[test]
+fn a_plan_shows_its_queries_and_says_when_no_dev_query_can_be_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let index = root.join("idx");
+    corpus(&index);
+    let model = root.join("model");
+    let opts = options(root, &index, &model, &model, root.join("out"));
+    let plan = trainer::plan(&opts, &mut |_, _, _| {}).unwrap();
+    assert_eq!(plan.dev().len(), 10);
+    assert_eq!(plan.dev_kind(), Some(DevKind::Pseudo));
+    assert!(!plan.no_dev_query());
+    assert!(plan.train().len() <= 30 && !plan.train().is_empty());
+    let written = std::fs::read_to_string(root.join("out/queries.jsonl")).unwrap();
+    assert_eq!(
+        written.lines().count(),
+        plan.train().len() + plan.dev().len()
+    );
+
+    // Untitled one-sentence documents: a keyword query each, and no dev query.
+    let short = root.join("short");
+    let engine = Engine::create(&short, Analysis::default()).unwrap();
+    let docs = (0..60).map(|i| {
+        Ok(Document {
+            id: format!("s{i}"),
+            title: String::new(),
+            body: format!(
+                "The {} report {i} describes careful observations.",
+                TOPICS[i % 6]
+            ),
+        })
+    });
+    engine
+        .index_documents(docs, &IndexOptions::default(), &mut |_| {})
+        .unwrap();
+    let plan = trainer::plan(
+        &options(root, &short, &model, &model, root.join("out2")),
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert!(plan.dev().is_empty());
+    assert_eq!(plan.dev_kind(), None);
+    assert!(plan.no_dev_query());
+    // Asking for no dev set is not a dev set that could not be made.
+    let mut none = options(root, &short, &model, &model, root.join("out3"));
+    none.pseudo.dev = Some(0);
+    assert!(!trainer::plan(&none, &mut |_, _, _| {})
+        .unwrap()
+        .no_dev_query());
+}

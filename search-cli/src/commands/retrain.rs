@@ -39,28 +39,6 @@ fn passages(a: &RetrainArgs) -> Result<u16> {
     })
 }
 
-/// Says before the teacher's work when a label-free run can make no dev query (documents of
-/// one sentence and no title: taking the sentence out would leave nothing), so that its
-/// student will be fused at alpha 1.0 whatever it learns.
-fn warn_if_no_dev(options: &trainer::RetrainOptions) -> Result<()> {
-    let engine = search::Engine::open(&options.index)?;
-    let n = options
-        .pseudo
-        .dev
-        .unwrap_or_else(|| trainer::default_pseudo_dev(engine.num_docs()));
-    if n == 0 {
-        return Ok(());
-    }
-    let dev = trainer::pseudo_dev_queries_in(&engine, n, options.split_seed, &options.passages)?;
-    if dev.is_empty() {
-        eprintln!(
-            "note: no label-free dev query can be made from {} (its documents have no title and no sentence that can be taken out of them, which a dev query needs), so nothing can show that the student beats BM25: it will be trained and saved, and fused at alpha 1.0 (BM25 alone). Judged queries (--queries, --qrels) give it a dev set",
-            options.index.display()
-        );
-    }
-    Ok(())
-}
-
 pub fn retrain(a: RetrainArgs) -> Result<()> {
     let passages = passages(&a)?;
     let labeled_given = a.queries.is_some();
@@ -142,19 +120,24 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
         fusion_depth: a.fusion_depth,
         out: out.clone(),
     };
-    if options.labeled.is_none() {
-        warn_if_no_dev(&options)?;
+    let mut queries = crate::progress::StageProgress::new();
+    let plan = trainer::plan(&options, &mut |s, d, t| {
+        queries.update(s.name(), "documents", d, t)
+    })?;
+    queries.finish();
+    // Said before the teacher's work, in a dry run too, where the user decides.
+    if plan.no_dev_query() {
+        eprintln!(
+            "note: no label-free dev query can be made from {} (its documents have no title and no sentence that can be taken out of them, which a dev query needs), so nothing can show that the student beats BM25: it will be trained and saved, and fused at alpha 1.0 (BM25 alone). Judged queries (--queries, --qrels) give it a dev set",
+            options.index.display()
+        );
     }
-    let mut progress = crate::progress::StageProgress::new();
     if a.dry_run {
-        let (train, dev) = trainer::dry_run(&options, &mut |s, d, t| {
-            progress.update(s.name(), "documents", d, t)
-        })?;
-        progress.finish();
-        output::print_queries(&train, &dev, &out);
+        output::print_queries(plan.train(), plan.dev(), &out);
         return Ok(());
     }
-    let report = trainer::retrain(&options, &mut |stage, done, total| {
+    let mut progress = crate::progress::StageProgress::new();
+    let report = trainer::retrain_planned(&options, plan, &mut |stage, done, total| {
         let unit = match stage {
             trainer::Stage::Queries => "documents",
             trainer::Stage::Training => "steps",

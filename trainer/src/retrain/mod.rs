@@ -221,6 +221,8 @@ pub struct RetrainReport {
     pub fusion: Fusion,
     /// What each stage cost.
     pub costs: StageCosts,
+    /// What the run could not do and went on without, for the user to read.
+    pub notes: Vec<String>,
 }
 
 /// The queries of a run: training queries (judged and pseudo), dev queries, and the
@@ -231,6 +233,8 @@ struct Queries {
     dev_kind: Option<DevKind>,
     labeled: usize,
     qrels: Qrels,
+    /// A label-free dev set was asked for and none could be made.
+    no_dev: bool,
 }
 
 fn make_queries(
@@ -260,6 +264,7 @@ fn make_queries(
     // The label-free dev set comes first, from its own sample and with its own kinds, so that
     // runs of other mixes and sizes share it; its documents make no training query.
     let mut dev_docs: HashSet<String> = HashSet::new();
+    let mut no_dev = false;
     if dev_q.is_empty() && n_pseudo > 0 {
         let n_dev = options
             .pseudo
@@ -268,6 +273,7 @@ fn make_queries(
         dev_q = pseudo_dev_queries_in(engine, n_dev, options.split_seed, &options.passages)?;
         dev_docs = dev_q.iter().flat_map(|q| q.positives.clone()).collect();
         dev_kind = (!dev_q.is_empty()).then_some(DevKind::Pseudo);
+        no_dev = n_dev > 0 && dev_q.is_empty();
     }
     if n_pseudo > 0 {
         let sample: Vec<Document> = engine
@@ -302,6 +308,7 @@ fn make_queries(
         dev_kind,
         labeled,
         qrels: dev_qrels,
+        no_dev,
     })
 }
 
@@ -325,32 +332,87 @@ fn write_queries(out: &Path, queries: &Queries) -> Result<()> {
     std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
 }
 
-/// The training and dev queries [`retrain`] would use, written to `out/queries.jsonl`,
-/// without scoring or training anything: to see what pseudo-queries a corpus gives.
-pub fn dry_run(
-    options: &RetrainOptions,
-    progress: &mut dyn FnMut(Stage, usize, usize),
-) -> Result<(Vec<TrainQuery>, Vec<TrainQuery>)> {
-    let engine = Engine::open(&options.index)?;
-    let queries = make_queries(options, &engine, progress)?;
-    write_queries(&options.out, &queries)?;
-    Ok((queries.train, queries.dev))
+/// The queries a [`retrain`] run trains and chooses on, made (and written to
+/// `out/queries.jsonl`) by [`plan`] before any teacher scoring: what a dry run shows, and
+/// what a caller checks before the costly stages ([`Plan::no_dev_query`]).
+pub struct Plan {
+    engine: Engine,
+    queries: Queries,
+    queries_seconds: f64,
 }
 
-/// Builds (or reloads) the distillation data, filters it, trains, exports the best student to
-/// ONNX in `out` and chooses its fusion weight on the dev queries (`out/fusion.json`); see
-/// [`crate::train`] for the rest of what is written to `out`.
-pub fn retrain(
+impl Plan {
+    /// The training queries (judged, then pseudo).
+    pub fn train(&self) -> &[TrainQuery] {
+        &self.queries.train
+    }
+
+    /// The dev queries (held-out judged ones, or label-free pseudo-queries).
+    pub fn dev(&self) -> &[TrainQuery] {
+        &self.queries.dev
+    }
+
+    /// Where the dev judgments come from; `None` when there are no dev queries.
+    pub fn dev_kind(&self) -> Option<DevKind> {
+        self.queries.dev_kind
+    }
+
+    /// True when a label-free dev set was asked for and none could be made (documents of
+    /// one sentence and no title: taking the sentence out would leave nothing). Nothing can
+    /// then show that the student beats BM25, so it will be fused at alpha 1.0.
+    pub fn no_dev_query(&self) -> bool {
+        self.queries.no_dev
+    }
+}
+
+/// Makes the training and dev queries of `options` and writes them to `out/queries.jsonl`,
+/// without scoring or training anything: to see what pseudo-queries a corpus gives, and the
+/// first stage of [`retrain`] (go on with [`retrain_planned`]).
+pub fn plan(
     options: &RetrainOptions,
     progress: &mut dyn FnMut(Stage, usize, usize),
-) -> Result<RetrainReport> {
-    let mut costs = StageCosts::default();
+) -> Result<Plan> {
     check_out(options)?;
     let engine = Engine::open(&options.index)?;
     let t = Instant::now();
     let queries = make_queries(options, &engine, progress)?;
     write_queries(&options.out, &queries)?;
-    costs.queries_seconds = t.elapsed().as_secs_f64();
+    Ok(Plan {
+        engine,
+        queries,
+        queries_seconds: t.elapsed().as_secs_f64(),
+    })
+}
+
+/// Builds (or reloads) the distillation data, filters it, trains, exports the best student to
+/// ONNX in `out` and chooses its fusion weight on the dev queries (`out/fusion.json`); see
+/// [`crate::train`] for the rest of what is written to `out`. [`plan`] and then
+/// [`retrain_planned`].
+pub fn retrain(
+    options: &RetrainOptions,
+    progress: &mut dyn FnMut(Stage, usize, usize),
+) -> Result<RetrainReport> {
+    let plan = plan(options, progress)?;
+    retrain_planned(options, plan, progress)
+}
+
+/// The stages of [`retrain`] after its queries: `plan` must come from [`plan`] with the same
+/// `options`.
+pub fn retrain_planned(
+    options: &RetrainOptions,
+    plan: Plan,
+    progress: &mut dyn FnMut(Stage, usize, usize),
+) -> Result<RetrainReport> {
+    let Plan {
+        engine,
+        queries,
+        queries_seconds,
+    } = plan;
+    let mut costs = StageCosts {
+        queries_seconds,
+        ..Default::default()
+    };
+    let mut notes = Vec::new();
 
     // Before the teacher's work, so that a wrong file is said at once.
     let extras = load_extra_groups(options)?;
@@ -429,7 +491,9 @@ pub fn retrain(
                     let at = ndcg.fused.first().map_or(ndcg.bm25, |&(_, v)| v);
                     fusion.compare_with(current.label(), current.alpha(), at);
                 }
-                Err(e) => tracing::warn!("the reranker in use could not be loaded to compare: {e}"),
+                Err(e) => notes.push(format!(
+                    "the reranker in use could not be loaded to compare the student with: {e}"
+                )),
             }
             fusion
         }
@@ -446,6 +510,7 @@ pub fn retrain(
         data,
         fusion,
         costs,
+        notes,
     })
 }
 
