@@ -3,13 +3,23 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::fused::{f32_slice, uniform};
+use crate::fused::f32_slice;
+use crate::fused::math::{simd_kernel, Mask};
 
 /// Seeded inverted dropout: keeps an element with probability `1 − p`, scaled by `1/(1 − p)`.
 #[derive(Debug, Clone, Copy)]
 struct Dropout {
     p: f32,
     seed: u64,
+}
+
+simd_kernel! {
+    /// `out[j]` = `x[j] · scale` where `keep` keeps element `base + j`, else 0.
+    fn drop_chunk(x: &[f32], out: &mut [f32], keep: &Mask, base: u64, scale: f32) {
+        for (j, (o, x)) in out.iter_mut().zip(x).enumerate() {
+            *o = if keep.keep(base + j as u64) { x * scale } else { 0.0 };
+        }
+    }
 }
 
 impl CustomOp1 for Dropout {
@@ -21,20 +31,12 @@ impl CustomOp1 for Dropout {
         let x = f32_slice(s, l, "dropout")?;
         let scale = 1.0 / (1.0 - self.p);
         let (p, seed) = (self.p, self.seed);
+        let keep = Mask::new(seed, p);
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(4096)
             .zip(x.par_chunks(4096))
             .enumerate()
-            .for_each(|(c, (o, x))| {
-                let base = (c * 4096) as u64;
-                for (j, (o, x)) in o.iter_mut().zip(x).enumerate() {
-                    *o = if uniform(seed, base + j as u64) >= p {
-                        x * scale
-                    } else {
-                        0.0
-                    };
-                }
-            });
+            .for_each(|(c, (o, x))| drop_chunk(x, o, &keep, (c * 4096) as u64, scale));
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 

@@ -4,6 +4,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tenso
 use rayon::prelude::*;
 
 use crate::fused::f32_slice;
+use crate::fused::math::{exp, simd_kernel};
 
 /// Exact GELU, `x · Φ(x)`, with its backward in one pass each.
 #[derive(Debug, Clone, Copy)]
@@ -18,8 +19,29 @@ fn erf(x: f32) -> f32 {
         - (((((1.061_405_4 * t - 1.453_152_1) * t) + 1.421_413_7) * t - 0.284_496_72) * t
             + 0.254_829_6)
             * t
-            * (-x * x).exp();
+            * exp(-x * x);
     y.copysign(x)
+}
+
+simd_kernel! {
+    /// `out` = GELU of `x`.
+    fn gelu_chunk(x: &[f32], out: &mut [f32]) {
+        for (o, &x) in out.iter_mut().zip(x) {
+            *o = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+        }
+    }
+}
+
+simd_kernel! {
+    /// `out` = `g` times GELU's derivative at `x`: `Φ(x) + x φ(x)`.
+    fn gelu_bwd_chunk(x: &[f32], g: &[f32], out: &mut [f32]) {
+        let c = 1.0 / (2.0 * std::f32::consts::PI).sqrt();
+        for ((o, &x), &g) in out.iter_mut().zip(x).zip(g) {
+            let cdf = 0.5 * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+            let pdf = c * exp(-0.5 * x * x);
+            *o = g * (cdf + x * pdf);
+        }
+    }
 }
 
 impl CustomOp1 for GeluErf {
@@ -32,11 +54,7 @@ impl CustomOp1 for GeluErf {
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(4096)
             .zip(x.par_chunks(4096))
-            .for_each(|(o, x)| {
-                for (o, &x) in o.iter_mut().zip(x) {
-                    *o = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
-                }
-            });
+            .for_each(|(o, x)| gelu_chunk(x, o));
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
@@ -66,16 +84,9 @@ impl CustomOp2 for GeluErfBwd {
         let x = f32_slice(s1, l1, "gelu input")?;
         let g = f32_slice(s2, l2, "gelu gradient")?;
         let mut out = vec![0f32; x.len()];
-        let c = 1.0 / (2.0 * std::f32::consts::PI).sqrt();
         out.par_chunks_mut(4096)
             .zip(x.par_chunks(4096).zip(g.par_chunks(4096)))
-            .for_each(|(o, (x, g))| {
-                for ((o, &x), &g) in o.iter_mut().zip(x).zip(g) {
-                    let cdf = 0.5 * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
-                    let pdf = c * (-0.5 * x * x).exp();
-                    *o = g * (cdf + x * pdf);
-                }
-            });
+            .for_each(|(o, (x, g))| gelu_bwd_chunk(x, g, o));
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }

@@ -6,7 +6,8 @@
 //! draws from a thread RNG (so training cannot be repeated). Here the mask add, softmax and
 //! dropout are one pass forward and one backward, rows run in parallel, and the dropout mask
 //! is a hash of (seed, element index): the backward pass regenerates it instead of storing it,
-//! and the same seed gives the same run.
+//! and the same seed gives the same run. `exp` and the mask are written so that the loops over
+//! them vectorize, and each kernel is also compiled for AVX2 (`math.rs`).
 //!
 //! One kernel a file, each with its tests against candle's composed ops (values and
 //! gradients) and finite differences:
@@ -22,6 +23,7 @@ mod bias;
 mod dropout;
 mod gelu;
 mod layer_norm;
+mod math;
 mod softmax;
 
 pub use bias::bias_add;
@@ -30,8 +32,8 @@ pub use gelu::gelu_erf;
 pub use layer_norm::layer_norm;
 pub use softmax::attention_softmax;
 
-/// A uniform number in [0, 1) from (seed, index): splitmix64.
-#[inline]
+/// A uniform number in [0, 1) from (seed, index): splitmix64 (test inputs).
+#[cfg(test)]
 pub(crate) fn uniform(seed: u64, index: u64) -> f32 {
     let mut z = seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

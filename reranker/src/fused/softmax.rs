@@ -3,7 +3,8 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::fused::{f32_slice, uniform};
+use crate::fused::f32_slice;
+use crate::fused::math::{dot_lanes, exp, max_lanes, simd_kernel, sum_lanes, Mask};
 
 /// Softmax over the last dim of `scores + mask` with dropout; see [`attention_softmax`].
 #[derive(Debug, Clone, Copy)]
@@ -12,23 +13,58 @@ struct AttnSoftmax {
     seed: u64,
 }
 
-impl AttnSoftmax {
-    /// `y` (softmax of row + mask) into `out`; returns nothing.
-    #[inline]
-    fn row_softmax(src: &[f32], mask: &[f32], out: &mut [f32]) {
-        let mut max = f32::NEG_INFINITY;
+simd_kernel! {
+    /// `out` = softmax of `src + mask`, then dropout under `keep` (element `j` of the row is
+    /// element `base + j` of the mask) when `p > 0`, kept values scaled by `scale`.
+    fn softmax_row(src: &[f32], mask: &[f32], out: &mut [f32], p: f32, keep: &Mask, base: u64, scale: f32) {
         for (o, (s, m)) in out.iter_mut().zip(src.iter().zip(mask)) {
             *o = s + m;
-            max = max.max(*o);
         }
-        let mut sum = 0f32;
+        let max = max_lanes(out);
         for o in out.iter_mut() {
-            *o = (*o - max).exp();
-            sum += *o;
+            *o = exp(*o - max);
         }
+        let sum = sum_lanes(out);
         let inv = 1.0 / sum;
-        for o in out.iter_mut() {
-            *o *= inv;
+        if p > 0.0 {
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = if keep.keep(base + j as u64) { *o * inv * scale } else { 0.0 };
+            }
+        } else {
+            for o in out.iter_mut() {
+                *o *= inv;
+            }
+        }
+    }
+}
+
+simd_kernel! {
+    /// The gradient of [`softmax_row`] with respect to `src`, into `out`: `y (gy − Σ gy·y)`
+    /// with `y` the softmax (recomputed) and `gy` the gradient through the dropout mask
+    /// (regenerated; `gy` is scratch space of the row's length).
+    #[allow(clippy::too_many_arguments)]
+    fn softmax_row_bwd(
+        src: &[f32],
+        mask: &[f32],
+        grad: &[f32],
+        out: &mut [f32],
+        gy: &mut [f32],
+        p: f32,
+        keep: &Mask,
+        base: u64,
+        scale: f32,
+    ) {
+        softmax_row(src, mask, out, 0.0, keep, base, 1.0);
+        if p > 0.0 {
+            for (j, (d, g)) in gy.iter_mut().zip(grad).enumerate() {
+                *d = if keep.keep(base + j as u64) { g * scale } else { 0.0 };
+            }
+        } else {
+            gy.copy_from_slice(grad);
+        }
+        let dot = dot_lanes(gy, out);
+        for (y, d) in out.iter_mut().zip(gy.iter()) {
+            *y *= d - dot;
         }
     }
 }
@@ -56,24 +92,16 @@ impl CustomOp2 for AttnSoftmax {
             candle_core::bail!("attention mask must hold batch x seq values");
         }
         let mut out = vec![0f32; scores.len()];
-        let (p, seed) = (self.p, self.seed);
+        let p = self.p;
+        let keep = Mask::new(self.seed, p);
         let scale = if p > 0.0 { 1.0 / (1.0 - p) } else { 1.0 };
         out.par_chunks_mut(k)
             .zip(scores.par_chunks(k))
             .enumerate()
             .for_each(|(row, (o, s))| {
                 let bi = row / (h * q);
-                Self::row_softmax(s, &mask[bi * k..(bi + 1) * k], o);
-                if p > 0.0 {
-                    let base = (row * k) as u64;
-                    for (j, v) in o.iter_mut().enumerate() {
-                        *v = if uniform(seed, base + j as u64) >= p {
-                            *v * scale
-                        } else {
-                            0.0
-                        };
-                    }
-                }
+                let mask = &mask[bi * k..(bi + 1) * k];
+                softmax_row(s, mask, o, p, &keep, (row * k) as u64, scale);
             });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
@@ -116,32 +144,20 @@ impl CustomOp3 for AttnSoftmaxBwd {
         let grad = f32_slice(s3, l3, "attention gradient")?;
         let (_, h, q, k) = dims4(l1)?;
         let AttnSoftmax { p, seed } = self.0;
+        let keep = Mask::new(seed, p);
         let scale = if p > 0.0 { 1.0 / (1.0 - p) } else { 1.0 };
         let mut out = vec![0f32; scores.len()];
         out.par_chunks_mut(k)
             .zip(scores.par_chunks(k).zip(grad.par_chunks(k)))
             .enumerate()
-            .for_each(|(row, (o, (s, g)))| {
-                let bi = row / (h * q);
-                // o = y (the softmax), recomputed.
-                AttnSoftmax::row_softmax(s, &mask[bi * k..(bi + 1) * k], o);
-                let base = (row * k) as u64;
-                let gy = |j: usize| {
-                    if p > 0.0 {
-                        if uniform(seed, base + j as u64) >= p {
-                            g[j] * scale
-                        } else {
-                            0.0
-                        }
-                    } else {
-                        g[j]
-                    }
-                };
-                let dot: f32 = o.iter().enumerate().map(|(j, y)| gy(j) * y).sum();
-                for (j, y) in o.iter_mut().enumerate() {
-                    *y *= gy(j) - dot;
-                }
-            });
+            .for_each_init(
+                || vec![0f32; k],
+                |gy, (row, (o, (s, g)))| {
+                    let bi = row / (h * q);
+                    let mask = &mask[bi * k..(bi + 1) * k];
+                    softmax_row_bwd(s, mask, g, o, gy, p, &keep, (row * k) as u64, scale);
+                },
+            );
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
