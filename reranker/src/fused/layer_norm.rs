@@ -4,6 +4,7 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use crate::fused::f32_slice;
+use crate::fused::math::{dot3_lanes, dot_lanes, simd_kernel, sum_lanes};
 
 /// LayerNorm over the last dim: forward in one pass; backward gives dx, dγ and dβ from one
 /// kernel (its output holds dx, then dγ, then dβ, split with `narrow`).
@@ -12,11 +13,48 @@ struct LayerNormOp {
     eps: f32,
 }
 
-fn ln_row_stats(x: &[f32], eps: f32) -> (f32, f32) {
+/// `out` = `x − mean(x)`; returns 1 / sqrt(var + eps).
+#[inline(always)]
+fn center(x: &[f32], out: &mut [f32], eps: f32) -> f32 {
     let n = x.len() as f32;
-    let mean = x.iter().sum::<f32>() / n;
-    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-    (mean, 1.0 / (var + eps).sqrt())
+    let mean = sum_lanes(x) / n;
+    for (o, v) in out.iter_mut().zip(x) {
+        *o = v - mean;
+    }
+    let var = dot_lanes(out, out) / n;
+    1.0 / (var + eps).sqrt()
+}
+
+simd_kernel! {
+    /// One row of LayerNorm into `out`.
+    fn ln_row(x: &[f32], w: &[f32], b: &[f32], out: &mut [f32], eps: f32) {
+        let rstd = center(x, out, eps);
+        for ((o, w), b) in out.iter_mut().zip(w).zip(b) {
+            *o = *o * rstd * w + b;
+        }
+    }
+}
+
+simd_kernel! {
+    /// One row of LayerNorm's backward: `dx` for the row, its terms of dγ and dβ added to
+    /// `dw` and `db`.
+    fn ln_row_bwd(x: &[f32], g: &[f32], w: &[f32], dx: &mut [f32], dw: &mut [f32], db: &mut [f32], eps: f32) {
+        let h = x.len() as f32;
+        // dx holds x̂ until the last loop.
+        let rstd = center(x, dx, eps);
+        for xh in dx.iter_mut() {
+            *xh *= rstd;
+        }
+        for (((dw, db), xh), g) in dw.iter_mut().zip(db.iter_mut()).zip(dx.iter()).zip(g) {
+            *dw += g * xh;
+            *db += g;
+        }
+        let m1 = dot_lanes(g, w) / h;
+        let m2 = dot3_lanes(g, w, dx) / h;
+        for ((d, g), w) in dx.iter_mut().zip(g).zip(w) {
+            *d = rstd * (g * w - m1 - *d * m2);
+        }
+    }
 }
 
 impl CustomOp3 for LayerNormOp {
@@ -40,12 +78,7 @@ impl CustomOp3 for LayerNormOp {
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(h)
             .zip(x.par_chunks(h))
-            .for_each(|(o, x)| {
-                let (mean, rstd) = ln_row_stats(x, self.eps);
-                for j in 0..h {
-                    o[j] = (x[j] - mean) * rstd * w[j] + b[j];
-                }
-            });
+            .for_each(|(o, x)| ln_row(x, w, b, o, self.eps));
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -95,7 +128,9 @@ impl CustomOp3 for LayerNormBwd {
         let g = f32_slice(s3, l3, "layer norm gradient")?;
         let h = w.len();
         let n = x.len();
-        let mut dx = vec![0f32; n];
+        // Room for dγ and dβ after dx, so that appending them does not copy dx.
+        let mut dx = Vec::with_capacity(n + 2 * h);
+        dx.resize(n, 0f32);
         // Per-thread partial sums of dγ and dβ, over chunks of rows.
         let rows_per_chunk = 256;
         let partial: Vec<(Vec<f32>, Vec<f32>)> = dx
@@ -108,22 +143,7 @@ impl CustomOp3 for LayerNormBwd {
                 let mut dw = vec![0f32; h];
                 let mut db = vec![0f32; h];
                 for ((dxr, xr), gr) in dxc.chunks_mut(h).zip(xc.chunks(h)).zip(gc.chunks(h)) {
-                    let (mean, rstd) = ln_row_stats(xr, self.eps);
-                    let mut sum_dy = 0f32;
-                    let mut sum_dy_xhat = 0f32;
-                    for j in 0..h {
-                        let xhat = (xr[j] - mean) * rstd;
-                        let dy = gr[j] * w[j];
-                        sum_dy += dy;
-                        sum_dy_xhat += dy * xhat;
-                        dw[j] += gr[j] * xhat;
-                        db[j] += gr[j];
-                    }
-                    let (m1, m2) = (sum_dy / h as f32, sum_dy_xhat / h as f32);
-                    for j in 0..h {
-                        let xhat = (xr[j] - mean) * rstd;
-                        dxr[j] = rstd * (gr[j] * w[j] - m1 - xhat * m2);
-                    }
+                    ln_row_bwd(xr, gr, w, dxr, &mut dw, &mut db, self.eps);
                 }
                 (dw, db)
             })

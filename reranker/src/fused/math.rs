@@ -81,6 +81,29 @@ pub(crate) fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum()
 }
 
+/// `Σ a[i] · b[i] · c[i]` over the shortest of the three.
+#[inline(always)]
+pub(crate) fn dot3_lanes(a: &[f32], b: &[f32], c: &[f32]) -> f32 {
+    let n = a.len().min(b.len()).min(c.len());
+    let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+    let mut acc = [0f32; LANES];
+    let (ca, cb, cc) = (
+        a.chunks_exact(LANES),
+        b.chunks_exact(LANES),
+        c.chunks_exact(LANES),
+    );
+    let (ta, tb, tc) = (ca.remainder(), cb.remainder(), cc.remainder());
+    for ((x, y), z) in ca.zip(cb).zip(cc) {
+        for (((s, &x), &y), &z) in acc.iter_mut().zip(x).zip(y).zip(z) {
+            *s += x * y * z;
+        }
+    }
+    for (((s, &x), &y), &z) in acc.iter_mut().zip(ta).zip(tb).zip(tc) {
+        *s += x * y * z;
+    }
+    acc.iter().sum()
+}
+
 /// `Σ x[i]`.
 #[inline(always)]
 pub(crate) fn sum_lanes(x: &[f32]) -> f32 {
@@ -198,6 +221,8 @@ mod tests {
             assert!((sum_lanes(&x) - sum).abs() < 1e-3, "{n}");
             let dot: f32 = x.iter().zip(&y).map(|(a, b)| a * b).sum();
             assert!((dot_lanes(&x, &y) - dot).abs() < 1e-3, "{n}");
+            let dot3: f32 = x.iter().zip(&y).map(|(a, b)| a * b * b).sum();
+            assert!((dot3_lanes(&x, &y, &y) - dot3).abs() < 1e-2, "{n}");
         }
     }
 
