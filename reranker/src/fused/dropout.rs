@@ -14,8 +14,9 @@ struct Dropout {
 }
 
 simd_kernel! {
-    /// `out[j]` = `x[j] · scale` where `keep` keeps element `base + j`, else 0.
-    fn drop_chunk(x: &[f32], out: &mut [f32], keep: &Mask, base: u64, scale: f32) {
+    /// `out[j]` = `x[j]`, scaled, where `keep` keeps element `base + j`, else 0.
+    fn drop_chunk(x: &[f32], out: &mut [f32], keep: &Mask, base: u64) {
+        let scale = keep.scale();
         for (j, (o, x)) in out.iter_mut().zip(x).enumerate() {
             *o = if keep.keep(base + j as u64) { x * scale } else { 0.0 };
         }
@@ -29,14 +30,12 @@ impl CustomOp1 for Dropout {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s, l, "dropout")?;
-        let scale = 1.0 / (1.0 - self.p);
-        let (p, seed) = (self.p, self.seed);
-        let keep = Mask::new(seed, p);
+        let keep = Mask::new(self.seed, self.p);
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(4096)
             .zip(x.par_chunks(4096))
             .enumerate()
-            .for_each(|(c, (o, x))| drop_chunk(x, o, &keep, (c * 4096) as u64, scale));
+            .for_each(|(c, (o, x))| drop_chunk(x, o, &keep, (c * 4096) as u64));
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 

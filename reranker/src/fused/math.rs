@@ -140,6 +140,8 @@ pub(crate) struct Mask {
     k0: u32,
     k1: u32,
     threshold: u32,
+    scale: f32,
+    drops: bool,
 }
 
 impl Mask {
@@ -150,7 +152,21 @@ impl Mask {
             k0: mix32(s as u32 ^ 0x9e37_79b9),
             k1: mix32((s >> 32) as u32 ^ 0x85eb_ca6b),
             threshold: (p.clamp(0.0, 1.0) * (1u32 << 24) as f32).round() as u32,
+            scale: if p > 0.0 { 1.0 / (1.0 - p) } else { 1.0 },
+            drops: p > 0.0,
         }
+    }
+
+    /// Whether it drops anything (`p > 0`).
+    #[inline(always)]
+    pub(crate) fn drops(&self) -> bool {
+        self.drops
+    }
+
+    /// What kept elements are multiplied by: `1 / (1 − p)` (inverted dropout).
+    #[inline(always)]
+    pub(crate) fn scale(&self) -> f32 {
+        self.scale
     }
 
     /// Whether element `index` is kept.

@@ -14,9 +14,9 @@ struct AttnSoftmax {
 }
 
 simd_kernel! {
-    /// `out` = softmax of `src + mask`, then dropout under `keep` (element `j` of the row is
-    /// element `base + j` of the mask) when `p > 0`, kept values scaled by `scale`.
-    fn softmax_row(src: &[f32], mask: &[f32], out: &mut [f32], p: f32, keep: &Mask, base: u64, scale: f32) {
+    /// `out` = softmax of `src + mask`, then `keep`'s dropout (element `j` of the row is
+    /// element `base + j` of the mask) when `dropout`.
+    fn softmax_row(src: &[f32], mask: &[f32], out: &mut [f32], dropout: bool, keep: &Mask, base: u64) {
         for (o, (s, m)) in out.iter_mut().zip(src.iter().zip(mask)) {
             *o = s + m;
         }
@@ -24,11 +24,11 @@ simd_kernel! {
         for o in out.iter_mut() {
             *o = exp(*o - max);
         }
-        let sum = sum_lanes(out);
-        let inv = 1.0 / sum;
-        if p > 0.0 {
+        let inv = 1.0 / sum_lanes(out);
+        if dropout && keep.drops() {
+            let scaled = inv * keep.scale();
             for (j, o) in out.iter_mut().enumerate() {
-                *o = if keep.keep(base + j as u64) { *o * inv * scale } else { 0.0 };
+                *o = if keep.keep(base + j as u64) { *o * scaled } else { 0.0 };
             }
         } else {
             for o in out.iter_mut() {
@@ -41,29 +41,28 @@ simd_kernel! {
 simd_kernel! {
     /// The gradient of [`softmax_row`] with respect to `src`, into `out`: `y (gy − Σ gy·y)`
     /// with `y` the softmax (recomputed) and `gy` the gradient through the dropout mask
-    /// (regenerated; `gy` is scratch space of the row's length).
-    #[allow(clippy::too_many_arguments)]
+    /// (regenerated into `scratch`, of the row's length, when the mask drops anything).
     fn softmax_row_bwd(
         src: &[f32],
         mask: &[f32],
         grad: &[f32],
         out: &mut [f32],
-        gy: &mut [f32],
-        p: f32,
+        scratch: &mut [f32],
         keep: &Mask,
         base: u64,
-        scale: f32,
     ) {
-        softmax_row(src, mask, out, 0.0, keep, base, 1.0);
-        if p > 0.0 {
-            for (j, (d, g)) in gy.iter_mut().zip(grad).enumerate() {
+        softmax_row(src, mask, out, false, keep, base);
+        let gy: &[f32] = if keep.drops() {
+            let scale = keep.scale();
+            for (j, (d, g)) in scratch.iter_mut().zip(grad).enumerate() {
                 *d = if keep.keep(base + j as u64) { g * scale } else { 0.0 };
             }
+            scratch
         } else {
-            gy.copy_from_slice(grad);
-        }
+            grad
+        };
         let dot = dot_lanes(gy, out);
-        for (y, d) in out.iter_mut().zip(gy.iter()) {
+        for (y, d) in out.iter_mut().zip(gy) {
             *y *= d - dot;
         }
     }
@@ -92,16 +91,14 @@ impl CustomOp2 for AttnSoftmax {
             candle_core::bail!("attention mask must hold batch x seq values");
         }
         let mut out = vec![0f32; scores.len()];
-        let p = self.p;
-        let keep = Mask::new(self.seed, p);
-        let scale = if p > 0.0 { 1.0 / (1.0 - p) } else { 1.0 };
+        let keep = Mask::new(self.seed, self.p);
         out.par_chunks_mut(k)
             .zip(scores.par_chunks(k))
             .enumerate()
             .for_each(|(row, (o, s))| {
                 let bi = row / (h * q);
                 let mask = &mask[bi * k..(bi + 1) * k];
-                softmax_row(s, mask, o, p, &keep, (row * k) as u64, scale);
+                softmax_row(s, mask, o, true, &keep, (row * k) as u64);
             });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
@@ -145,7 +142,6 @@ impl CustomOp3 for AttnSoftmaxBwd {
         let (_, h, q, k) = dims4(l1)?;
         let AttnSoftmax { p, seed } = self.0;
         let keep = Mask::new(seed, p);
-        let scale = if p > 0.0 { 1.0 / (1.0 - p) } else { 1.0 };
         let mut out = vec![0f32; scores.len()];
         out.par_chunks_mut(k)
             .zip(scores.par_chunks(k).zip(grad.par_chunks(k)))
@@ -155,7 +151,7 @@ impl CustomOp3 for AttnSoftmaxBwd {
                 |gy, (row, (o, (s, g)))| {
                     let bi = row / (h * q);
                     let mask = &mask[bi * k..(bi + 1) * k];
-                    softmax_row_bwd(s, mask, g, o, gy, p, &keep, (row * k) as u64, scale);
+                    softmax_row_bwd(s, mask, g, o, gy, &keep, (row * k) as u64);
                 },
             );
         Ok((CpuStorage::F32(out), l1.shape().clone()))
