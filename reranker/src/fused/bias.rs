@@ -3,7 +3,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::fused::f32_slice;
+use crate::fused::{f32_slice, par_fill};
 
 /// `x + b` with `b` added to each row of the last dim.
 #[derive(Debug, Clone, Copy)]
@@ -27,17 +27,15 @@ impl CustomOp2 for BiasAdd {
         if n == 0 || l1.shape().dims().last() != Some(&n) {
             candle_core::bail!("bias-add: bias of {n} for input {:?}", l1.shape());
         }
-        let mut out = vec![0f32; x.len()];
-        let rows_per_chunk = (16_384 / n).max(1);
-        out.par_chunks_mut(rows_per_chunk * n)
-            .zip(x.par_chunks(rows_per_chunk * n))
-            .for_each(|(o, x)| {
-                for (o, x) in o.chunks_exact_mut(n).zip(x.chunks_exact(n)) {
-                    for ((o, x), b) in o.iter_mut().zip(x).zip(b) {
-                        *o = x + b;
-                    }
+        let len = (16_384 / n).max(1) * n;
+        let out = par_fill(x.len(), len, |i, o| {
+            let x = &x[i * len..][..o.len()];
+            for (o, x) in o.chunks_exact_mut(n).zip(x.chunks_exact(n)) {
+                for ((o, x), b) in o.iter_mut().zip(x).zip(b) {
+                    *o = x + b;
                 }
-            });
+            }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 

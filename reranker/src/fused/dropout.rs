@@ -1,10 +1,9 @@
 //! Seeded inverted dropout.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 
-use crate::fused::f32_slice;
 use crate::fused::math::{simd_kernel, Mask};
+use crate::fused::{f32_slice, par_fill};
 
 /// Seeded inverted dropout: keeps an element with probability `1 − p`, scaled by `1/(1 − p)`.
 #[derive(Debug, Clone, Copy)]
@@ -31,11 +30,9 @@ impl CustomOp1 for Dropout {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s, l, "dropout")?;
         let keep = Mask::new(self.seed, self.p);
-        let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(4096)
-            .zip(x.par_chunks(4096))
-            .enumerate()
-            .for_each(|(c, (o, x))| drop_chunk(x, o, &keep, (c * 4096) as u64));
+        let out = par_fill(x.len(), 4096, |c, o| {
+            drop_chunk(&x[c * 4096..][..o.len()], o, &keep, (c * 4096) as u64)
+        });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 

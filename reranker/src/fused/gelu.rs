@@ -1,10 +1,9 @@
 //! Exact GELU (with erf) and its backward.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 
-use crate::fused::f32_slice;
 use crate::fused::math::{exp, simd_kernel};
+use crate::fused::{f32_slice, par_fill};
 
 /// Exact GELU, `x · Φ(x)`, with its backward in one pass each.
 #[derive(Debug, Clone, Copy)]
@@ -51,10 +50,9 @@ impl CustomOp1 for GeluErf {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s, l, "gelu")?;
-        let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(4096)
-            .zip(x.par_chunks(4096))
-            .for_each(|(o, x)| gelu_chunk(x, o));
+        let out = par_fill(x.len(), 4096, |c, o| {
+            gelu_chunk(&x[c * 4096..][..o.len()], o)
+        });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
@@ -83,10 +81,10 @@ impl CustomOp2 for GeluErfBwd {
     ) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s1, l1, "gelu input")?;
         let g = f32_slice(s2, l2, "gelu gradient")?;
-        let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(4096)
-            .zip(x.par_chunks(4096).zip(g.par_chunks(4096)))
-            .for_each(|(o, (x, g))| gelu_bwd_chunk(x, g, o));
+        let out = par_fill(x.len(), 4096, |c, o| {
+            let (x, g) = (&x[c * 4096..][..o.len()], &g[c * 4096..][..o.len()]);
+            gelu_bwd_chunk(x, g, o)
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }

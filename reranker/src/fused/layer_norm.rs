@@ -3,8 +3,8 @@
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::fused::f32_slice;
 use crate::fused::math::{dot3_lanes, dot_lanes, simd_kernel, sum_lanes};
+use crate::fused::{f32_slice, par_fill};
 
 /// LayerNorm over the last dim: forward in one pass; backward gives dx, dγ and dβ from one
 /// kernel (its output holds dx, then dγ, then dβ, split with `narrow`).
@@ -75,10 +75,9 @@ impl CustomOp3 for LayerNormOp {
         let w = f32_slice(s2, l2, "layer norm weight")?;
         let b = f32_slice(s3, l3, "layer norm bias")?;
         let h = w.len();
-        let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(h)
-            .zip(x.par_chunks(h))
-            .for_each(|(o, x)| ln_row(x, w, b, o, self.eps));
+        let out = par_fill(x.len(), h, |r, o| {
+            ln_row(&x[r * h..][..h], w, b, o, self.eps)
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 

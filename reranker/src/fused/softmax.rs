@@ -1,10 +1,9 @@
 //! The attention softmax: mask add, softmax and dropout in one pass each way.
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 
-use crate::fused::f32_slice;
 use crate::fused::math::{dot_lanes, exp, max_lanes, simd_kernel, sum_lanes, Mask};
+use crate::fused::{f32_slice, par_fill};
 
 /// Softmax over the last dim of `scores + mask` with dropout; see [`attention_softmax`].
 #[derive(Debug, Clone, Copy)]
@@ -90,16 +89,19 @@ impl CustomOp2 for AttnSoftmax {
         if l2.shape().elem_count() != b * k {
             candle_core::bail!("attention mask must hold batch x seq values");
         }
-        let mut out = vec![0f32; scores.len()];
         let keep = Mask::new(self.seed, self.p);
-        out.par_chunks_mut(k)
-            .zip(scores.par_chunks(k))
-            .enumerate()
-            .for_each(|(row, (o, s))| {
-                let bi = row / (h * q);
-                let mask = &mask[bi * k..(bi + 1) * k];
-                softmax_row(s, mask, o, true, &keep, (row * k) as u64);
-            });
+        let out = par_fill(scores.len(), k, |row, o| {
+            let bi = row / (h * q);
+            let mask = &mask[bi * k..(bi + 1) * k];
+            softmax_row(
+                &scores[row * k..][..k],
+                mask,
+                o,
+                true,
+                &keep,
+                (row * k) as u64,
+            );
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -142,18 +144,18 @@ impl CustomOp3 for AttnSoftmaxBwd {
         let (_, h, q, k) = dims4(l1)?;
         let AttnSoftmax { p, seed } = self.0;
         let keep = Mask::new(seed, p);
-        let mut out = vec![0f32; scores.len()];
-        out.par_chunks_mut(k)
-            .zip(scores.par_chunks(k).zip(grad.par_chunks(k)))
-            .enumerate()
-            .for_each_init(
-                || vec![0f32; k],
-                |gy, (row, (o, (s, g)))| {
-                    let bi = row / (h * q);
-                    let mask = &mask[bi * k..(bi + 1) * k];
-                    softmax_row_bwd(s, mask, g, o, gy, &keep, (row * k) as u64);
-                },
-            );
+        // Chunks of 16 rows, each with its own scratch row.
+        let rows = 16;
+        let out = par_fill(scores.len(), rows * k, |c, o| {
+            let mut gy = vec![0f32; k];
+            for (i, o) in o.chunks_exact_mut(k).enumerate() {
+                let row = c * rows + i;
+                let bi = row / (h * q);
+                let mask = &mask[bi * k..(bi + 1) * k];
+                let (s, g) = (&scores[row * k..][..k], &grad[row * k..][..k]);
+                softmax_row_bwd(s, mask, g, o, &mut gy, &keep, (row * k) as u64);
+            }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
