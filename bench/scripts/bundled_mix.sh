@@ -4,8 +4,8 @@
 # (e.g. --extra-groups from label-free runs on other corpora), then test nDCG@10 on SciFact,
 # CISI and MED at the alpha chosen on SciFact's dev queries and a grid. Issue 12 item 9.
 # INIT (default splade-tiny) and EPOCHS (default 6) change the start and the length: INIT=student
-# fine-tunes the bundled student. Results in runs/b9/NAME; a finished retrain (fusion.json) is
-# not redone, an interrupted one resumes.
+# fine-tunes the bundled student; SEED (default 0) is the training seed. Results in
+# runs/b9/NAME; a finished retrain (fusion.json) is not redone, an interrupted one resumes.
 set -u
 bin=$1; name=$2; shift 2
 D=../shared/datasets
@@ -13,7 +13,7 @@ out=runs/b9/$name
 mkdir -p $out
 if [ ! -f $out/fusion.json ]; then
   $bin retrain --index runs/scifact --queries $D/scifact --qrels $D/scifact \
-    --loss ckl --epochs ${EPOCHS:-6} --seed 0 --init ${INIT:-splade-tiny} --out $out "$@" \
+    --loss ckl --epochs ${EPOCHS:-6} --seed ${SEED:-0} --init ${INIT:-splade-tiny} --out $out "$@" \
     > $out/retrain.log 2>&1 || { echo "$name: retrain failed"; tail -3 $out/retrain.log; exit 1; }
 fi
 a=$(jq .alpha $out/fusion.json)
